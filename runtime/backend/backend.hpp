@@ -1,0 +1,73 @@
+#pragma once
+// The narrow interface between the event loop and an I/O backend (io_uring or epoll).
+//
+// Nothing above runtime/backend/ sees liburing or epoll. A backend starts operations, cancels them
+// on request, reaps completions into the loop's ready queue, and can be woken from another thread.
+// Every backend implements every method; none "may abort".
+// Threading: all methods but wake() are called on the loop's thread only.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "runtime/backend_kind.hpp"
+#include "runtime/detail/io_op.hpp"
+#include "runtime/detail/ready_queue.hpp"
+
+namespace coil::detail {
+
+class backend {
+public:
+    virtual ~backend() = default;
+
+    [[nodiscard]] virtual backend_kind kind() const noexcept = 0;
+
+    /// Starts `op`. Returns true if it completed at once (op.res is set, nothing is queued);
+    /// false if it is in flight: its completion will set op.res and push it on the ready queue.
+    virtual bool start(io_op& op) noexcept = 0;
+
+    /// Asks the kernel to cancel an in-flight op. Only a request: the op still completes once,
+    /// with -ECANCELED or with the result it reached first.
+    virtual void cancel(io_op& op) noexcept = 0;
+
+    /// The op's owner is being destroyed. On return the kernel no longer uses the op, its buffer
+    /// or its address arguments, and its completion will not be queued. A resource the op still
+    /// produced (an accepted fd) has been closed.
+    virtual void abandon(io_op& op) noexcept = 0;
+
+    /// Submits what was started, waits up to `timeout` (nullopt: no limit, zero: don't block) for
+    /// completions, and pushes the completed ops on the ready queue.
+    virtual void poll(std::optional<std::chrono::nanoseconds> timeout) = 0;
+
+    /// Makes a poll() in progress on the loop's thread return. Callable from any thread.
+    virtual void wake() noexcept = 0;
+
+    /// `fd` is about to be closed: forget anything registered for it.
+    virtual void forget_fd(int fd) noexcept = 0;
+
+    /// Ops started and not yet completed.
+    [[nodiscard]] virtual std::size_t in_flight() const noexcept = 0;
+
+    /// One line for the log: what was set up (ring flags, ...).
+    [[nodiscard]] virtual std::string description() const = 0;
+};
+
+struct backend_choice {
+    std::unique_ptr<backend> chosen;
+    std::string reason;  // why this backend: forced, configured, or what the probe found
+};
+
+/// Picks and constructs the backend: COIL_BACKEND forces one; else `preferred` if given; else
+/// io_uring when its probe passes, epoll otherwise. Throws std::system_error if a forced or
+/// preferred backend cannot be set up, std::invalid_argument for a bad COIL_BACKEND value.
+backend_choice make_backend(std::optional<backend_kind> preferred, ready_queue& ready);
+
+/// Set-up functions of the two backends. The io_uring one returns null and fills `why` when the
+/// kernel (or seccomp, or a sysctl) refuses, or when coil was built without io_uring.
+std::unique_ptr<backend> make_uring_backend(ready_queue& ready, std::string& why);
+std::unique_ptr<backend> make_epoll_backend(ready_queue& ready);
+
+}  // namespace coil::detail

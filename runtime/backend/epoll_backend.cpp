@@ -1,0 +1,225 @@
+#include "runtime/backend/epoll_backend.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <system_error>
+
+#include "runtime/backend/sys_op.hpp"
+
+namespace coil::detail {
+namespace {
+
+constexpr std::size_t max_events = 512;
+
+bool waits_for_write(op_code code) noexcept {
+    return code == op_code::write || code == op_code::send || code == op_code::connect ||
+           code == op_code::poll_writable;
+}
+
+}  // namespace
+
+std::unique_ptr<backend> make_epoll_backend(ready_queue& ready) {
+    return std::make_unique<epoll_backend>(ready);
+}
+
+epoll_backend::epoll_backend(ready_queue& ready) : ready_(ready), events_(max_events) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) throw std::system_error(errno, std::system_category(), "coil: epoll_create1");
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) {
+        const int err = errno;
+        ::close(epoll_fd_);
+        throw std::system_error(err, std::system_category(), "coil: eventfd");
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;  // level-triggered: drained on every wake
+    ev.data.fd = wake_fd_;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) < 0) {
+        const int err = errno;
+        ::close(wake_fd_);
+        ::close(epoll_fd_);
+        throw std::system_error(err, std::system_category(), "coil: epoll_ctl(eventfd)");
+    }
+}
+
+epoll_backend::~epoll_backend() {
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+}
+
+std::string epoll_backend::description() const {
+    return "edge-triggered, syscall first, one registration per fd";
+}
+
+void epoll_backend::wait_list::push_back(io_op& op) noexcept {
+    op.wait_prev = tail;
+    op.wait_next = nullptr;
+    if (tail) tail->wait_next = &op; else head = &op;
+    tail = &op;
+}
+
+void epoll_backend::wait_list::remove(io_op& op) noexcept {
+    if (op.wait_prev) op.wait_prev->wait_next = op.wait_next; else head = op.wait_next;
+    if (op.wait_next) op.wait_next->wait_prev = op.wait_prev; else tail = op.wait_prev;
+    op.wait_prev = op.wait_next = nullptr;
+}
+
+epoll_backend::fd_entry& epoll_backend::entry(int fd) {
+    const auto index = static_cast<std::size_t>(fd);
+    if (index >= fds_.size()) fds_.resize(std::max(index + 1, fds_.size() * 2));
+    return fds_[index];
+}
+
+epoll_backend::wait_list& epoll_backend::list_for(io_op& op) {
+    fd_entry& e = entry(op.fd);
+    return waits_for_write(op.code) ? e.writers : e.readers;
+}
+
+bool epoll_backend::ensure_registered(int fd, fd_entry& e) noexcept {
+    if (e.registered) return true;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) return false;
+    e.registered = true;
+    return true;
+}
+
+bool epoll_backend::start(io_op& op) noexcept {
+    if (op.code == op_code::close) {
+        forget_fd(op.fd);
+        op.res = ::close(op.fd) == 0 ? 0 : -errno;
+        return true;
+    }
+    const int res = run_syscall(op);
+    if (res != -EAGAIN) {
+        op.res = res;
+        return true;
+    }
+    if (op.fd < 0) {
+        op.res = -EBADF;
+        return true;
+    }
+    fd_entry* e = nullptr;
+    try {
+        e = &entry(op.fd);
+    } catch (...) {
+        op.res = -ENOMEM;
+        return true;
+    }
+    if (!ensure_registered(op.fd, *e)) {
+        op.res = -errno;
+        return true;
+    }
+    (waits_for_write(op.code) ? e->writers : e->readers).push_back(op);
+    op.in_flight = true;
+    ++in_flight_;
+    return false;
+}
+
+void epoll_backend::complete(io_op& op, int res) noexcept {
+    op.res = res;
+    op.in_flight = false;
+    --in_flight_;
+    if (!op.abandoned) ready_.push_back(op);
+}
+
+void epoll_backend::unlink_waiting(io_op& op) noexcept { list_for(op).remove(op); }
+
+void epoll_backend::cancel(io_op& op) noexcept {
+    op.cancel_requested = true;
+    if (!op.in_flight) return;
+    unlink_waiting(op);
+    complete(op, -ECANCELED);
+}
+
+void epoll_backend::abandon(io_op& op) noexcept {
+    op.abandoned = true;
+    if (!op.in_flight) return;
+    // Nothing is in the kernel: an epoll wait is only a list entry here.
+    unlink_waiting(op);
+    op.in_flight = false;
+    --in_flight_;
+}
+
+void epoll_backend::retry(wait_list& list) noexcept {
+    while (io_op* op = list.head) {
+        const int res = run_syscall(*op);
+        if (res == -EAGAIN) return;  // the ops behind it would see the same
+        list.remove(*op);
+        complete(*op, res);
+    }
+}
+
+void epoll_backend::forget_fd(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    fd_entry& e = fds_[static_cast<std::size_t>(fd)];
+    // An op still waiting on an fd that is being closed would wait forever: fail it instead.
+    for (wait_list* list : {&e.readers, &e.writers}) {
+        while (io_op* op = list->head) {
+            list->remove(*op);
+            complete(*op, -EBADF);
+        }
+    }
+    if (e.registered) {
+        // Explicit DEL: a dup() of the fd would otherwise keep the registration alive.
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        e.registered = false;
+    }
+}
+
+int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) {
+    const int capacity = static_cast<int>(events_.size());
+    if (have_pwait2_) {
+        timespec ts{};
+        if (timeout) {
+            ts.tv_sec = static_cast<time_t>(timeout->count() / 1'000'000'000);
+            ts.tv_nsec = static_cast<long>(timeout->count() % 1'000'000'000);
+        }
+        const int n = ::epoll_pwait2(epoll_fd_, events_.data(), capacity, timeout ? &ts : nullptr,
+                                     nullptr);
+        if (n >= 0 || errno != ENOSYS) return n;
+        have_pwait2_ = false;  // kernel older than 5.11
+    }
+    int ms = -1;
+    if (timeout) {
+        // Round up: waking early would spin until the timer is due.
+        const auto rounded = (timeout->count() + 999'999) / 1'000'000;
+        ms = static_cast<int>(std::min<std::int64_t>(rounded, INT_MAX));
+    }
+    return ::epoll_wait(epoll_fd_, events_.data(), capacity, ms);
+}
+
+void epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    const int n = wait_events(timeout);
+    if (n < 0) {
+        if (errno == EINTR) return;
+        throw std::system_error(errno, std::system_category(), "coil: epoll_wait");
+    }
+    for (int i = 0; i < n; ++i) {
+        const epoll_event& ev = events_[static_cast<std::size_t>(i)];
+        const int fd = ev.data.fd;
+        if (fd == wake_fd_) {
+            std::uint64_t count = 0;
+            [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof count);
+            continue;
+        }
+        if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
+        fd_entry& e = fds_[static_cast<std::size_t>(fd)];
+        if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) retry(e.readers);
+        if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) retry(e.writers);
+    }
+}
+
+void epoll_backend::wake() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace coil::detail

@@ -1,0 +1,64 @@
+#pragma once
+// The epoll backend: readiness-based I/O that tries the syscall first.
+//
+// Per op: the non-blocking syscall runs at once (on a busy connection it usually succeeds, and
+// then the op completes without suspending). Only on EAGAIN does the op wait: the fd is registered
+// once, edge-triggered, for in+out+rdhup, and the op joins that fd's reader or writer list; an
+// edge retries the list in order. No epoll_ctl per operation.
+// Threading: loop thread only, except wake().
+
+#include <sys/epoll.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "runtime/backend/backend.hpp"
+
+namespace coil::detail {
+
+class epoll_backend final : public backend {
+public:
+    explicit epoll_backend(ready_queue& ready);  // throws std::system_error
+    ~epoll_backend() override;
+
+    backend_kind kind() const noexcept override { return backend_kind::epoll; }
+    bool start(io_op& op) noexcept override;
+    void cancel(io_op& op) noexcept override;
+    void abandon(io_op& op) noexcept override;
+    void poll(std::optional<std::chrono::nanoseconds> timeout) override;
+    void wake() noexcept override;
+    void forget_fd(int fd) noexcept override;
+    std::size_t in_flight() const noexcept override { return in_flight_; }
+    std::string description() const override;
+
+private:
+    struct wait_list {
+        io_op* head = nullptr;
+        io_op* tail = nullptr;
+        void push_back(io_op& op) noexcept;
+        void remove(io_op& op) noexcept;
+    };
+    struct fd_entry {
+        wait_list readers;
+        wait_list writers;
+        bool registered = false;
+    };
+
+    fd_entry& entry(int fd);
+    wait_list& list_for(io_op& op);
+    bool ensure_registered(int fd, fd_entry& e) noexcept;
+    void retry(wait_list& list) noexcept;
+    void complete(io_op& op, int res) noexcept;
+    void unlink_waiting(io_op& op) noexcept;
+    int wait_events(std::optional<std::chrono::nanoseconds> timeout);
+
+    ready_queue& ready_;
+    int epoll_fd_ = -1;
+    int wake_fd_ = -1;
+    bool have_pwait2_ = true;
+    std::size_t in_flight_ = 0;
+    std::vector<fd_entry> fds_;
+    std::vector<epoll_event> events_;
+};
+
+}  // namespace coil::detail

@@ -1,0 +1,11 @@
+#pragma once
+// The plain non-blocking syscall behind each io_op, for the epoll backend (and for io_uring
+// fallbacks). Returns the result, or -errno; -EAGAIN means "not ready, wait for readiness".
+
+#include "runtime/detail/io_op.hpp"
+
+namespace coil::detail {
+
+int run_syscall(io_op& op) noexcept;
+
+}  // namespace coil::detail

@@ -1,0 +1,297 @@
+#include "runtime/backend/uring_backend.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+
+#include "runtime/log.hpp"
+
+namespace coil::detail {
+namespace {
+
+constexpr unsigned sq_entries = 1024;
+constexpr unsigned cq_entries = 16384;
+
+// user_data values that are not io_op addresses (ops are at least 8-byte aligned).
+constexpr std::uint64_t ignored_tag = 0;  // cancel requests: their own CQE carries nothing for us
+constexpr std::uint64_t wake_tag = 1;     // the read on the wake eventfd
+
+constexpr std::uint8_t stage_waiting_readiness = 1;
+
+constexpr std::array required_opcodes = {
+    IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_RECV,     IORING_OP_SEND,
+    IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+};
+
+std::string flag_names(unsigned flags) {
+    std::string out;
+    auto add = [&](unsigned bit, const char* name) {
+        if (!(flags & bit)) return;
+        if (!out.empty()) out += '|';
+        out += name;
+    };
+    add(IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER");
+    add(IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN");
+    add(IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN");
+    add(IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL");
+    return out.empty() ? "plain setup" : out;
+}
+
+// Tries the ring set-ups from the most to the least capable; returns 0 or -errno of the last try.
+int init_ring(io_uring& ring, unsigned& flags_used) {
+    const unsigned common = IORING_SETUP_CQSIZE;
+    const std::array<unsigned, 4> attempts = {
+        common | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        common | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+        common,
+        0,
+    };
+    int err = -EINVAL;
+    for (unsigned flags : attempts) {
+        io_uring_params params{};
+        params.flags = flags;
+        params.cq_entries = cq_entries;
+        err = io_uring_queue_init_params(sq_entries, &ring, &params);
+        if (err == 0) {
+            flags_used = flags;
+            return 0;
+        }
+        if (err != -EINVAL) return err;  // ENOSYS, EPERM, ENOMEM...: no flag choice will help
+    }
+    return err;
+}
+
+std::string missing_opcode(io_uring& ring) {
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+    if (probe == nullptr) return "the kernel cannot probe opcodes (older than 5.6)";
+    std::string missing;
+    for (int op : required_opcodes) {
+        if (!io_uring_opcode_supported(probe, op)) missing += " " + std::to_string(op);
+    }
+    io_uring_free_probe(probe);
+    return missing.empty() ? std::string() : "unsupported opcodes:" + missing;
+}
+
+}  // namespace
+
+std::unique_ptr<backend> make_uring_backend(ready_queue& ready, std::string& why) {
+    return uring_backend::create(ready, why);
+}
+
+std::unique_ptr<uring_backend> uring_backend::create(ready_queue& ready, std::string& why) {
+    io_uring ring{};
+    unsigned flags = 0;
+    if (const int err = init_ring(ring, flags); err < 0) {
+        why = std::string("io_uring_setup failed: ") + std::strerror(-err);
+        return nullptr;
+    }
+    if (std::string missing = missing_opcode(ring); !missing.empty()) {
+        io_uring_queue_exit(&ring);
+        why = missing;
+        return nullptr;
+    }
+    // Blocking eventfd on purpose: io_uring arms a poll for it, while a non-blocking one would
+    // complete the read at once with -EAGAIN.
+    const int wake_fd = ::eventfd(0, EFD_CLOEXEC);
+    if (wake_fd < 0) {
+        why = std::string("eventfd failed: ") + std::strerror(errno);
+        io_uring_queue_exit(&ring);
+        return nullptr;
+    }
+    return std::make_unique<uring_backend>(ready, ring, flags, wake_fd);
+}
+
+uring_backend::uring_backend(ready_queue& ready, const io_uring& ring, unsigned flags,
+                             int wake_fd) noexcept
+    : ready_(ready), ring_(ring), setup_flags_(flags), wake_fd_(wake_fd) {}
+
+uring_backend::~uring_backend() {
+    // Every op was abandoned or completed before the loop let go of us; the wake read may still
+    // be armed, and exiting the ring cancels it (wake_counter_ is ours until the ring is gone).
+    io_uring_queue_exit(&ring_);
+    ::close(wake_fd_);
+}
+
+std::string uring_backend::description() const {
+    return flag_names(setup_flags_) + ", " + std::to_string(ring_.sq.ring_entries) + " SQ / " +
+           std::to_string(ring_.cq.ring_entries) + " CQ entries";
+}
+
+io_uring_sqe* uring_backend::next_sqe() noexcept {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {
+        // The SQ is full within one turn: hand what we have to the kernel now.
+        io_uring_submit(&ring_);
+        sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+}
+
+void uring_backend::prep(io_uring_sqe& sqe, io_op& op) noexcept {
+    // KERNEL-OWNS: op.data / op.addr / op.addrlen point into the awaiter (or the buffer the
+    // awaiter borrows); the awaiter's destructor calls abandon(), which returns only after this
+    // op's CQE, so they outlive every kernel access.
+    switch (op.code) {
+        case op_code::nop: io_uring_prep_nop(&sqe); break;
+        case op_code::read: io_uring_prep_read(&sqe, op.fd, op.data, op.len, op.offset); break;
+        case op_code::write: io_uring_prep_write(&sqe, op.fd, op.data, op.len, op.offset); break;
+        case op_code::recv: io_uring_prep_recv(&sqe, op.fd, op.data, op.len, op.flags); break;
+        case op_code::send:
+            io_uring_prep_send(&sqe, op.fd, op.data, op.len, op.flags | MSG_NOSIGNAL);
+            break;
+        case op_code::accept:
+            io_uring_prep_accept(&sqe, op.fd, op.addr, op.addrlen, op.flags);
+            break;
+        case op_code::connect:
+            io_uring_prep_connect(&sqe, op.fd, op.addr, op.connect_len);
+            break;
+        case op_code::close: io_uring_prep_close(&sqe, op.fd); break;
+        case op_code::poll_readable: io_uring_prep_poll_add(&sqe, op.fd, POLLIN); break;
+        case op_code::poll_writable: io_uring_prep_poll_add(&sqe, op.fd, POLLOUT); break;
+    }
+    io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
+}
+
+void uring_backend::prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept {
+    const unsigned events = op.code == op_code::write ? POLLOUT : POLLIN;
+    io_uring_prep_poll_add(&sqe, op.fd, events);
+    io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
+}
+
+bool uring_backend::start(io_op& op) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) {
+        op.res = -EBUSY;
+        return true;
+    }
+    prep(*sqe, op);
+    op.in_flight = true;
+    ++in_flight_;
+    return false;
+}
+
+void uring_backend::cancel(io_op& op) noexcept {
+    op.cancel_requested = true;
+    if (!op.in_flight) return;
+    if (io_uring_sqe* sqe = next_sqe()) {
+        io_uring_prep_cancel64(&sqe[0], reinterpret_cast<std::uintptr_t>(&op), 0);
+        io_uring_sqe_set_data64(sqe, ignored_tag);
+    }
+}
+
+void uring_backend::abandon(io_op& op) noexcept {
+    op.abandoned = true;
+    if (!op.in_flight) return;
+    cancel(op);
+    // The awaiter is about to be destroyed: wait here until the kernel is done with the op. Only
+    // this op matters; other completions reaped meanwhile are queued as usual.
+    while (op.in_flight) {
+        const int r = io_uring_submit_and_wait(&ring_, 1);
+        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME) {
+            log(log_level::error, std::string("io_uring wait failed while draining a cancelled "
+                                              "operation; aborting to avoid a use-after-free: ") +
+                                      std::strerror(-r));
+            std::abort();
+        }
+        reap();
+    }
+}
+
+void uring_backend::arm_wake_read() noexcept {
+    if (wake_armed_) return;
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) return;
+    // KERNEL-OWNS: wake_counter_ is a member; the ring is torn down before the backend is.
+    io_uring_prep_read(sqe, wake_fd_, &wake_counter_, sizeof wake_counter_, 0);
+    io_uring_sqe_set_data64(sqe, wake_tag);
+    wake_armed_ = true;
+}
+
+void uring_backend::enter(std::optional<std::chrono::nanoseconds> timeout) {
+    int r;
+    if (!timeout) {
+        r = io_uring_submit_and_wait(&ring_, 1);
+    } else {
+        // wait_nr = 1 with a (possibly zero) timeout: this also makes DEFER_TASKRUN rings run their
+        // pending completions when nothing is in the CQ yet; a plain submit would not.
+        __kernel_timespec ts{};
+        ts.tv_sec = timeout->count() / 1'000'000'000;
+        ts.tv_nsec = timeout->count() % 1'000'000'000;
+        io_uring_cqe* cqe = nullptr;
+        r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
+        throw std::system_error(-r, std::system_category(), "coil: io_uring_enter");
+    }
+}
+
+void uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    arm_wake_read();
+    enter(timeout);
+    reap();
+}
+
+void uring_backend::reap() noexcept {
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        on_completion(cqe->user_data, cqe->res);
+    }
+    io_uring_cq_advance(&ring_, seen);
+}
+
+void uring_backend::on_completion(std::uint64_t user_data, int res) noexcept {
+    if (user_data == ignored_tag || user_data == LIBURING_UDATA_TIMEOUT) return;
+    if (user_data == wake_tag) {
+        wake_armed_ = false;
+        return;
+    }
+    io_op& op = *reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
+
+    if (op.backend_stage == stage_waiting_readiness) {
+        // The readiness wait for a read/write that met a non-blocking fd has ended.
+        op.backend_stage = 0;
+        if (res >= 0 && !op.cancel_requested) {
+            if (io_uring_sqe* sqe = next_sqe()) {
+                prep(*sqe, op);
+                return;
+            }
+            res = -EBUSY;
+        }
+    } else if (res == -EAGAIN && (op.code == op_code::read || op.code == op_code::write) &&
+               !op.cancel_requested) {
+        // read/write on an O_NONBLOCK fd completes with -EAGAIN instead of waiting: wait for
+        // readiness, then issue it again.
+        if (io_uring_sqe* sqe = next_sqe()) {
+            op.backend_stage = stage_waiting_readiness;
+            prep_readiness_wait(*sqe, op);
+            return;
+        }
+        res = -EBUSY;
+    }
+
+    op.res = res;
+    op.in_flight = false;
+    --in_flight_;
+    if (op.abandoned) {
+        // Nobody will look at the result; release what the kernel produced for the dead owner.
+        if (op.code == op_code::accept && res >= 0) ::close(res);
+        return;
+    }
+    ready_.push_back(op);
+}
+
+void uring_backend::wake() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace coil::detail

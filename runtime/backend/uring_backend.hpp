@@ -1,0 +1,58 @@
+#pragma once
+// The io_uring backend: completion-based I/O through liburing.
+//
+// start() only fills an SQE; SQEs are submitted together once per loop turn, in the same
+// io_uring_enter that waits for completions. The ring asks for SINGLE_ISSUER + DEFER_TASKRUN
+// (completions run in our enter, not as interrupts), else COOP_TASKRUN, else plain setup.
+// user_data is the io_op's address; the op lives in its awaiter, which never dies while the op is
+// in flight (abandon() cancels and reaps until the op's own CQE has arrived).
+// Threading: loop thread only, except wake().
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/backend/backend.hpp"
+
+namespace coil::detail {
+
+class uring_backend final : public backend {
+public:
+    /// Null (with `why` filled) if the kernel refuses the ring or lacks an opcode coil uses.
+    static std::unique_ptr<uring_backend> create(ready_queue& ready, std::string& why);
+    ~uring_backend() override;
+
+    backend_kind kind() const noexcept override { return backend_kind::io_uring; }
+    bool start(io_op& op) noexcept override;
+    void cancel(io_op& op) noexcept override;
+    void abandon(io_op& op) noexcept override;
+    void poll(std::optional<std::chrono::nanoseconds> timeout) override;
+    void wake() noexcept override;
+    void forget_fd(int) noexcept override {}  // the ring holds its own file references
+    std::size_t in_flight() const noexcept override { return in_flight_; }
+    std::string description() const override;
+
+    uring_backend(ready_queue& ready, const io_uring& ring, unsigned flags, int wake_fd) noexcept;
+
+private:
+    io_uring_sqe* next_sqe() noexcept;
+    void prep(io_uring_sqe& sqe, io_op& op) noexcept;
+    void prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept;
+    void arm_wake_read() noexcept;
+    void enter(std::optional<std::chrono::nanoseconds> timeout);
+    void reap() noexcept;
+    void on_completion(std::uint64_t user_data, int res) noexcept;
+
+    ready_queue& ready_;
+    io_uring ring_;
+    unsigned setup_flags_;
+    int wake_fd_;
+    std::uint64_t wake_counter_ = 0;  // KERNEL-OWNS while the wake read is armed
+    bool wake_armed_ = false;
+    std::size_t in_flight_ = 0;
+};
+
+}  // namespace coil::detail

@@ -1,0 +1,83 @@
+#pragma once
+// The awaiter behind every fd-level operation (see runtime/io.hpp for the contract).
+//
+// It holds the io_op, so the op's state lives in the awaiting coroutine's frame and starting an
+// operation allocates nothing. Its destructor is what makes "the kernel never outlives the frame"
+// true: an op still in flight is abandoned, which on io_uring cancels it and waits for its CQE.
+
+#include <cassert>
+#include <cerrno>
+#include <coroutine>
+
+#include "runtime/cancel.hpp"
+#include "runtime/detail/io_op.hpp"
+#include "runtime/event_loop.hpp"
+#include "runtime/task.hpp"
+#include "runtime/unique_fd.hpp"
+
+namespace coil::detail {
+
+template <class Result, Result (*Convert)(const io_op&) noexcept>
+class [[nodiscard]] io_awaitable {
+public:
+    explicit io_awaitable(const io_op& op) noexcept : op_(op) {}
+    // Copyable only before it is awaited (it is returned by value from the op functions).
+    io_awaitable(const io_awaitable& other) noexcept : op_(other.op_) { assert(!other.loop_); }
+    io_awaitable& operator=(const io_awaitable&) = delete;
+
+    ~io_awaitable() {
+        if (loop_ == nullptr) return;
+        cancel_state::unlink(hook_);
+        if (op_.in_flight) loop_->abandon_io(op_);
+        op_.unlink();  // completed and queued, but never resumed
+        if (!resumed_ && op_.code == op_code::accept && op_.res >= 0) {
+            // The kernel accepted for a task that is gone: don't leak the connection.
+            unique_fd leaked(op_.res);
+        }
+    }
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> awaiting) {
+        event_loop& loop = event_loop::current_or_throw();
+        cancel_state* cancel = cancel_state_of(awaiting);
+        if (cancel && cancel->requested()) {
+            op_.res = -ECANCELED;
+            return false;
+        }
+        loop_ = &loop;
+        op_.handle = awaiting;
+        if (loop.start_io(op_)) return false;  // completed at once (epoll fast path)
+        if (cancel) {
+            hook_.on_cancel = &on_cancel;
+            hook_.self = this;
+            cancel->attach(hook_);
+        }
+        return true;
+    }
+
+    Result await_resume() noexcept {
+        cancel_state::unlink(hook_);
+        resumed_ = true;
+        return Convert(op_);
+    }
+
+protected:
+    io_op op_;
+
+private:
+    struct cancel_hook : cancel_link {
+        io_awaitable* self = nullptr;
+    };
+    static void on_cancel(cancel_link& link) noexcept {
+        io_awaitable& self = *static_cast<cancel_hook&>(link).self;
+        self.loop_->cancel_io(self.op_);
+    }
+
+    event_loop* loop_ = nullptr;
+    cancel_hook hook_;
+    bool resumed_ = false;
+};
+
+}  // namespace coil::detail

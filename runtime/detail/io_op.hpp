@@ -1,0 +1,54 @@
+#pragma once
+// One in-flight I/O operation, as the backends see it.
+//
+// An io_op lives inside the awaiter that started it, i.e. in the awaiting coroutine's frame; its
+// address is the io_uring user_data and the epoll wait-list entry. That is safe because an awaiter
+// never dies with its op in flight: its destructor calls event_loop::abandon, which returns only
+// once the backend has delivered the op's completion (io_uring: cancel, then reap until the CQE
+// arrives; epoll: unlink from the wait list; nothing is in the kernel). See docs/lifetimes.md.
+
+#include <sys/socket.h>
+
+#include <cstdint>
+
+#include "runtime/detail/ready_queue.hpp"
+
+namespace coil::detail {
+
+enum class op_code : std::uint8_t {
+    nop,
+    read,
+    write,
+    recv,
+    send,
+    accept,
+    connect,
+    close,
+    poll_readable,
+    poll_writable,
+};
+
+struct io_op : ready_node {
+    op_code code = op_code::nop;
+    bool in_flight = false;         // started, completion not yet delivered
+    bool abandoned = false;         // the awaiter is going away: the completion only frees resources
+    bool cancel_requested = false;  // a cancel was asked for (it may still lose the race)
+    std::uint8_t backend_stage = 0; // private to the backend (e.g. "waiting for readiness first")
+    int fd = -1;
+    int res = 0;                    // >= 0: the syscall's result; < 0: -errno
+
+    // Arguments; which ones count depends on `code`.
+    void* data = nullptr;                 // read/write/recv/send buffer
+    std::uint32_t len = 0;
+    int flags = 0;                        // recv/send msg flags, accept4 flags
+    std::uint64_t offset = ~std::uint64_t{0};  // read/write: file offset, ~0 = current position
+    sockaddr* addr = nullptr;             // accept: peer address out (may be null); connect: target
+    socklen_t* addrlen = nullptr;         // accept: in/out length
+    socklen_t connect_len = 0;            // connect: length of *addr
+
+    // epoll: the fd's list of ops waiting for readiness.
+    io_op* wait_prev = nullptr;
+    io_op* wait_next = nullptr;
+};
+
+}  // namespace coil::detail

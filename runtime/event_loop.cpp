@@ -1,0 +1,181 @@
+#include "runtime/event_loop.hpp"
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/backend/backend.hpp"
+#include "runtime/log.hpp"
+
+namespace coil {
+namespace {
+
+thread_local event_loop* this_thread_loop = nullptr;
+
+void log_unhandled(std::exception_ptr error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        log(log_level::error, std::string("exception escaped a spawned task: ") + e.what());
+    } catch (...) {
+        log(log_level::error, "exception of unknown type escaped a spawned task");
+    }
+}
+
+}  // namespace
+
+event_loop::event_loop(loop_options options) {
+    if (this_thread_loop != nullptr) {
+        throw std::logic_error(
+            "coil::event_loop: this thread already has an event loop; use one loop per thread");
+    }
+    detail::backend_choice choice = detail::make_backend(options.backend, ready_);
+    backend_ = std::move(choice.chosen);
+    kind_ = backend_->kind();
+    reason_ = std::move(choice.reason);
+    this_thread_loop = this;
+}
+
+event_loop::~event_loop() {
+    // Spawned frames first: their awaiters' destructors need the backend to drain their I/O.
+    detached_.destroy_all();
+    ready_.clear();
+    backend_.reset();
+    this_thread_loop = nullptr;
+}
+
+event_loop* event_loop::current() noexcept { return this_thread_loop; }
+
+event_loop& event_loop::current_or_throw() {
+    if (this_thread_loop == nullptr) {
+        throw std::logic_error(
+            "coil: no event loop on this thread; run the task with coil::run(task) or "
+            "coil::event_loop::run");
+    }
+    return *this_thread_loop;
+}
+
+void event_loop::spawn(task<void> t) {
+    if (!t.valid()) throw std::logic_error("coil::spawn: empty task");
+    detail::detached_task frame = detail::run_detached(std::move(t));
+    detail::detached_promise& promise = frame.handle().promise();
+    promise.bind(*this, nullptr);
+    promise.cancel = spawn_scope_.token().state();
+    detached_.insert(promise);
+    schedule(frame.start_node());
+}
+
+void event_loop::set_unhandled_exception_handler(std::function<void(std::exception_ptr)> handler) {
+    unhandled_ = std::move(handler);
+}
+
+void event_loop::report_unhandled(std::exception_ptr error) noexcept {
+    if (unhandled_) {
+        try {
+            unhandled_(error);
+            return;
+        } catch (...) {
+            log(log_level::error, "the unhandled-exception handler threw; falling back to the log");
+        }
+    }
+    log_unhandled(error);
+}
+
+void event_loop::post(std::function<void()> fn) {
+    {
+        std::lock_guard lock(posted_mutex_);
+        posted_.push_back(std::move(fn));
+    }
+    has_posted_.store(true, std::memory_order_release);
+    backend_->wake();
+}
+
+bool event_loop::start_io(detail::io_op& op) noexcept { return backend_->start(op); }
+void event_loop::cancel_io(detail::io_op& op) noexcept { backend_->cancel(op); }
+void event_loop::abandon_io(detail::io_op& op) noexcept { backend_->abandon(op); }
+void event_loop::fd_closing(int fd) noexcept { backend_->forget_fd(fd); }
+
+void event_loop::run_until(const bool& done) {
+    if (running_) throw std::logic_error("coil::event_loop::run is not reentrant");
+    running_ = true;
+    struct reset_running {
+        bool& flag;
+        ~reset_running() { flag = false; }
+    } reset{running_};
+
+    while (!done) {
+        run_ready_batch();
+        if (done) break;
+        wait_for_work();
+    }
+}
+
+void event_loop::run_ready_batch() {
+    // Only what is ready now: work made ready by this batch waits for the next turn, so I/O and
+    // timers are polled between turns however busy the tasks are.
+    detail::ready_queue batch;
+    batch.splice_back(ready_);
+    while (detail::ready_node* node = batch.pop_front()) {
+        node->handle.resume();
+    }
+}
+
+void event_loop::fire_due_timers() {
+    if (timers_.empty()) return;
+    const auto current_time = now();
+    while (detail::timer_node* timer = timers_.top()) {
+        if (timer->deadline > current_time) break;
+        timers_.remove(*timer);
+        timer->fire(*timer);
+    }
+}
+
+void event_loop::run_posted() {
+    if (!has_posted_.load(std::memory_order_acquire)) return;
+    std::vector<std::function<void()>> work;
+    {
+        std::lock_guard lock(posted_mutex_);
+        work.swap(posted_);
+        has_posted_.store(false, std::memory_order_relaxed);
+    }
+    for (auto& fn : work) fn();
+}
+
+void event_loop::wait_for_work() {
+    fire_due_timers();
+    run_posted();
+    std::optional<std::chrono::nanoseconds> timeout;
+    if (!ready_.empty()) {
+        timeout = std::chrono::nanoseconds::zero();
+    } else if (detail::timer_node* next = timers_.top()) {
+        timeout = std::max(next->deadline - now(), detail::clock::duration::zero());
+    } else if (backend_->in_flight() == 0 && external_.load() == 0 &&
+               !has_posted_.load(std::memory_order_acquire)) {
+        throw std::logic_error(
+            "coil::event_loop::run: the task can never finish: it is waiting, but no I/O is in "
+            "flight, no timer is armed and nothing can post to this loop");
+    }
+    backend_->poll(timeout);
+    fire_due_timers();
+    run_posted();
+}
+
+namespace detail {
+
+void detached_promise::final_awaiter::await_suspend(
+    std::coroutine_handle<detached_promise> self) const noexcept {
+    detached_promise& p = self.promise();
+    if (p.done_ != nullptr) {
+        *p.done_ = true;
+    } else {
+        p.loop_->detached_finished(p);
+    }
+    self.destroy();
+}
+
+void detached_promise::unhandled_exception() noexcept {
+    loop_->report_unhandled(std::current_exception());
+}
+
+}  // namespace detail
+}  // namespace coil

@@ -1,0 +1,157 @@
+#pragma once
+// coil::event_loop: one per thread; runs tasks, timers and I/O on one backend.
+//
+// Usage:
+//     coil::event_loop loop;                   // picks io_uring or epoll (see docs/backends.md)
+//     int n = loop.run(count_lines(path));     // drives the task to completion, returns its value
+// or simply `coil::run(task)`, which makes a loop for the call.
+//
+// Threading: a loop belongs to the thread that constructed it (at most one per thread); all
+// members but post() must be called on that thread. Tasks run on their loop's thread only.
+// Lifetime: destroying the loop destroys the spawned tasks still running; each of their in-flight
+// operations is cancelled and drained first, so no kernel write outlives a frame.
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/backend_kind.hpp"
+#include "runtime/cancel.hpp"
+#include "runtime/detail/detached.hpp"
+#include "runtime/detail/io_op.hpp"
+#include "runtime/detail/ready_queue.hpp"
+#include "runtime/detail/timer_heap.hpp"
+#include "runtime/task.hpp"
+
+namespace coil {
+
+namespace detail {
+class backend;
+}
+
+struct loop_options {
+    /// The backend to use unless COIL_BACKEND says otherwise; nullopt: probe (io_uring first).
+    std::optional<backend_kind> backend;
+};
+
+class event_loop {
+public:
+    explicit event_loop(loop_options options = {});
+    ~event_loop();
+    event_loop(const event_loop&) = delete;
+    event_loop& operator=(const event_loop&) = delete;
+
+    /// The loop of the calling thread, or null.
+    static event_loop* current() noexcept;
+    /// The loop of the calling thread; throws std::logic_error with advice if there is none.
+    static event_loop& current_or_throw();
+
+    [[nodiscard]] backend_kind backend() const noexcept { return kind_; }
+    /// Why this backend was chosen (forced by COIL_BACKEND, configured, or the probe's finding).
+    [[nodiscard]] const std::string& backend_reason() const noexcept { return reason_; }
+
+    /// Drives `t` (and everything else on this loop) until `t` finishes; returns its value or
+    /// rethrows its exception. Throws std::logic_error if `t` can never finish (it waits while no
+    /// operation, timer or cross-thread post is pending). Not reentrant.
+    template <class T>
+    T run(task<T> t);
+
+    /// Starts `t` detached: it runs concurrently and is owned by the loop. An exception escaping
+    /// it goes to the unhandled-exception handler (by default: logged at error level).
+    /// Spawned tasks run under the loop's cancel scope (cancel_spawned()).
+    void spawn(task<void> t);
+
+    /// Requests cancellation of every spawned task (e.g. on SIGTERM). Only a request.
+    void cancel_spawned() noexcept { spawn_scope_.request_cancel(); }
+    [[nodiscard]] std::size_t spawned_count() const noexcept { return detached_.size(); }
+
+    void set_unhandled_exception_handler(std::function<void(std::exception_ptr)> handler);
+
+    /// Runs `fn` on this loop's thread during a later turn. Callable from any thread.
+    void post(std::function<void()> fn);
+
+    /// Keeps run() from declaring a deadlock while work elsewhere will post() back. Thread-safe.
+    class external_work {
+    public:
+        explicit external_work(event_loop& loop) noexcept : loop_(&loop) { loop.external_.fetch_add(1); }
+        external_work(const external_work&) = delete;
+        external_work& operator=(const external_work&) = delete;
+        ~external_work() { loop_->external_.fetch_sub(1); }
+
+    private:
+        event_loop* loop_;
+    };
+
+    // ---- The interface for awaiters (runtime-internal, public so that awaiter templates can
+    // ---- reach it). Not for application code.
+    void schedule(detail::ready_node& node) noexcept { ready_.push_back(node); }
+    bool start_io(detail::io_op& op) noexcept;
+    void cancel_io(detail::io_op& op) noexcept;
+    void abandon_io(detail::io_op& op) noexcept;
+    void arm_timer(detail::timer_node& timer) { timers_.push(timer); }
+    void disarm_timer(detail::timer_node& timer) noexcept { timers_.remove(timer); }
+    [[nodiscard]] static detail::clock::time_point now() noexcept { return detail::clock::now(); }
+    void fd_closing(int fd) noexcept;
+    void report_unhandled(std::exception_ptr error) noexcept;
+    void detached_finished(detail::detached_promise& promise) noexcept { detached_.erase(promise); }
+
+private:
+    void run_until(const bool& done);
+    void run_ready_batch();
+    void fire_due_timers();
+    void run_posted();
+    void wait_for_work();
+
+    std::unique_ptr<detail::backend> backend_;
+    backend_kind kind_;
+    std::string reason_;
+    detail::ready_queue ready_;
+    detail::timer_heap timers_;
+    detail::detached_list detached_;
+    cancel_source spawn_scope_;
+    std::function<void(std::exception_ptr)> unhandled_;
+    bool running_ = false;
+
+    std::mutex posted_mutex_;
+    std::vector<std::function<void()>> posted_;
+    std::atomic<bool> has_posted_{false};
+    std::atomic<std::size_t> external_{0};
+};
+
+template <class T>
+T event_loop::run(task<T> t) {
+    if (!t.valid()) throw std::logic_error("coil::event_loop::run: empty task");
+    bool done = false;
+    detail::detached_task root = detail::run_to_completion(t);
+    root.handle().promise().bind(*this, &done);
+    // The root is not in the detached list: run() owns it, and destroys it below if t never
+    // finished (deadlock, or an exception out of the loop machinery).
+    struct root_guard {
+        detail::detached_task& root;
+        const bool& done;
+        ~root_guard() {
+            if (!done) root.destroy();
+        }
+    } guard{root, done};
+    schedule(root.start_node());
+    run_until(done);
+    return t.take_result();
+}
+
+/// Runs `t` on a new event loop made for the call, and returns its value (or rethrows).
+template <class T>
+T run(task<T> t, loop_options options = {}) {
+    event_loop loop(options);
+    return loop.run(std::move(t));
+}
+
+/// Spawns `t` on the calling thread's loop (see event_loop::spawn).
+inline void spawn(task<void> t) { event_loop::current_or_throw().spawn(std::move(t)); }
+
+}  // namespace coil

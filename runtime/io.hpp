@@ -1,0 +1,174 @@
+#pragma once
+// fd-level awaitable operations, the ground floor that net/ builds on.
+//
+//     auto n = co_await coil::recv(fd, buffer);      // result<std::size_t>
+//     if (!n) { if (n.error() == coil::errc::eof) ...; else ... }
+//
+// Result: each returns an awaitable whose co_await yields a coil::result. recv/read report end of
+// stream as coil::errc::eof (never as 0 bytes, unless the buffer was empty).
+// Lifetime: buffers and addresses are borrowed and must stay valid until the co_await finishes.
+// If the awaiting task is destroyed mid-operation, the awaiter cancels the op and waits for its
+// completion before the frame goes away (docs/lifetimes.md), so the kernel never writes into it.
+// Cancellation: each op honours the awaiting task's cancel token. A cancelled op completes with
+// std::errc::operation_canceled, or with its real result if it won the race (then use it).
+// fds: must be non-blocking for the epoll backend (everything coil creates is). Call these only
+// on the thread of the loop that owns the task.
+// Threading: loop thread only.
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+
+#include "runtime/detail/io_awaitable.hpp"
+#include "runtime/errc.hpp"
+#include "runtime/result.hpp"
+#include "runtime/unique_fd.hpp"
+
+namespace coil {
+
+/// Offset value meaning "the fd's current position" (pipes, sockets, sequential files).
+inline constexpr std::uint64_t current_position = ~std::uint64_t{0};
+
+namespace detail {
+
+inline std::uint32_t clamp_len(std::size_t n) noexcept {
+    constexpr std::size_t max = 0x7ffff000;  // Linux's largest single read/write
+    return static_cast<std::uint32_t>(n < max ? n : max);
+}
+
+inline result<std::size_t> to_received(const io_op& op) noexcept {
+    if (op.res < 0) return errno_code(-op.res);
+    if (op.res == 0 && op.len > 0) return make_error_code(errc::eof);
+    return static_cast<std::size_t>(op.res);
+}
+
+inline result<std::size_t> to_sent(const io_op& op) noexcept {
+    if (op.res < 0) return errno_code(-op.res);
+    return static_cast<std::size_t>(op.res);
+}
+
+inline result<void> to_void(const io_op& op) noexcept {
+    if (op.res < 0) return errno_code(-op.res);
+    return {};
+}
+
+inline result<unique_fd> to_fd(const io_op& op) noexcept {
+    if (op.res < 0) return errno_code(-op.res);
+    return unique_fd(op.res);
+}
+
+inline io_op make_op(op_code code, int fd, void* data = nullptr, std::size_t len = 0) noexcept {
+    io_op op;
+    op.code = code;
+    op.fd = fd;
+    op.data = data;
+    op.len = clamp_len(len);
+    return op;
+}
+
+}  // namespace detail
+
+using receive_awaitable = detail::io_awaitable<result<std::size_t>, detail::to_received>;
+using send_awaitable = detail::io_awaitable<result<std::size_t>, detail::to_sent>;
+using void_awaitable = detail::io_awaitable<result<void>, detail::to_void>;
+using accept_awaitable = detail::io_awaitable<result<unique_fd>, detail::to_fd>;
+
+/// Reads up to buf.size() bytes at `offset` (or the current position).
+/// Result: bytes read (> 0), errc::eof at end of file/stream, or the OS error.
+inline receive_awaitable read(int fd, std::span<std::byte> buf,
+                              std::uint64_t offset = current_position) noexcept {
+    auto op = detail::make_op(detail::op_code::read, fd, buf.data(), buf.size());
+    op.offset = offset;
+    return receive_awaitable(op);
+}
+
+/// Writes up to buf.size() bytes; may write fewer (the result says how many).
+inline send_awaitable write(int fd, std::span<const std::byte> buf,
+                            std::uint64_t offset = current_position) noexcept {
+    auto op = detail::make_op(detail::op_code::write, fd, const_cast<std::byte*>(buf.data()),
+                              buf.size());
+    op.offset = offset;
+    return send_awaitable(op);
+}
+
+/// Receives up to buf.size() bytes from a socket.
+/// Result: bytes received (> 0), errc::eof once the peer has shut down its side, or the OS error.
+inline receive_awaitable recv(int fd, std::span<std::byte> buf, int flags = 0) noexcept {
+    auto op = detail::make_op(detail::op_code::recv, fd, buf.data(), buf.size());
+    op.flags = flags;
+    return receive_awaitable(op);
+}
+
+/// Sends up to buf.size() bytes on a socket (MSG_NOSIGNAL always: a closed peer gives EPIPE,
+/// never SIGPIPE). May send fewer bytes than asked.
+inline send_awaitable send(int fd, std::span<const std::byte> buf, int flags = 0) noexcept {
+    auto op = detail::make_op(detail::op_code::send, fd, const_cast<std::byte*>(buf.data()),
+                              buf.size());
+    op.flags = flags;
+    return send_awaitable(op);
+}
+
+/// Accepts a connection on a non-blocking listening socket. The new socket is non-blocking and
+/// close-on-exec. If `peer` is given, *peer_len must hold its size and receives the address size.
+/// If the awaiting task goes away after the kernel accepted, the new fd is closed, never leaked.
+inline accept_awaitable accept(int listen_fd, sockaddr* peer = nullptr,
+                               socklen_t* peer_len = nullptr) noexcept {
+    auto op = detail::make_op(detail::op_code::accept, listen_fd);
+    op.addr = peer;
+    op.addrlen = peer_len;
+    op.flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    return accept_awaitable(op);
+}
+
+/// Connects a non-blocking socket to `addr` (copied into the awaitable).
+class [[nodiscard]] connect_awaitable : public void_awaitable {
+public:
+    connect_awaitable(int fd, const sockaddr* addr, socklen_t len) noexcept
+        : void_awaitable(detail::make_op(detail::op_code::connect, fd)) {
+        if (len > sizeof address_) len = 0;  // reported by the kernel as EINVAL
+        std::memcpy(&address_, addr, len);
+        op_.connect_len = len;
+    }
+    connect_awaitable(const connect_awaitable& other) noexcept
+        : void_awaitable(other), address_(other.address_) {}
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        // KERNEL-OWNS: address_ lives in this awaitable, which outlives the op (see io_awaitable).
+        op_.addr = reinterpret_cast<sockaddr*>(&address_);
+        return void_awaitable::await_suspend(h);
+    }
+
+private:
+    sockaddr_storage address_{};
+};
+
+inline connect_awaitable connect(int fd, const sockaddr* addr, socklen_t len) noexcept {
+    return connect_awaitable(fd, addr, len);
+}
+
+/// Closes `fd` through the backend (io_uring: an async close). Its other ops must be finished.
+inline void_awaitable close(unique_fd fd) noexcept {
+    const int raw = fd.release();
+    return void_awaitable(detail::make_op(detail::op_code::close, raw));
+}
+
+/// Completes once `fd` is readable (or has an error/hang-up pending).
+inline void_awaitable wait_readable(int fd) noexcept {
+    return void_awaitable(detail::make_op(detail::op_code::poll_readable, fd));
+}
+
+/// Completes once `fd` is writable (or has an error pending).
+inline void_awaitable wait_writable(int fd) noexcept {
+    return void_awaitable(detail::make_op(detail::op_code::poll_writable, fd));
+}
+
+/// An operation that does nothing, through the backend: io_uring submits a NOP and waits for its
+/// CQE; epoll completes it at once. For measuring the cost of one awaited operation.
+inline void_awaitable nop() noexcept { return void_awaitable(detail::make_op(detail::op_code::nop, -1)); }
+
+}  // namespace coil

@@ -1,0 +1,117 @@
+#pragma once
+// Timers on the monotonic clock, and yielding to other ready tasks.
+//
+//     co_await coil::sleep_for(50ms);                       // result<void>
+//     co_await coil::yield();
+//
+// Result: sleep yields an empty result, or std::errc::operation_canceled if the task's cancel
+// token fired first (the timer is then disarmed at once).
+// Ordering: timers that expire in the same turn fire in deadline order; equal deadlines in the
+// order they were armed.
+// Threading: loop thread only.
+
+#include <chrono>
+#include <coroutine>
+
+#include "runtime/cancel.hpp"
+#include "runtime/detail/ready_queue.hpp"
+#include "runtime/detail/timer_heap.hpp"
+#include "runtime/event_loop.hpp"
+#include "runtime/result.hpp"
+#include "runtime/task.hpp"
+
+namespace coil {
+
+using clock = detail::clock;
+
+class [[nodiscard]] sleep_awaitable {
+public:
+    explicit sleep_awaitable(clock::time_point deadline) noexcept { state_.deadline = deadline; }
+    sleep_awaitable(const sleep_awaitable& other) noexcept { state_.deadline = other.state_.deadline; }
+    sleep_awaitable& operator=(const sleep_awaitable&) = delete;
+    ~sleep_awaitable() {
+        if (state_.loop == nullptr) return;
+        detail::cancel_state::unlink(state_);
+        state_.loop->disarm_timer(state_);
+        static_cast<detail::ready_node&>(state_).unlink();
+    }
+
+    bool await_ready() const noexcept { return false; }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> awaiting) {
+        detail::cancel_state* cancel = detail::cancel_state_of(awaiting);
+        if (cancel && cancel->requested()) {
+            state_.cancelled = true;
+            return false;
+        }
+        event_loop& loop = event_loop::current_or_throw();
+        if (state_.deadline <= loop.now()) return false;
+        state_.loop = &loop;
+        state_.handle = awaiting;
+        state_.fire = &on_timer;
+        loop.arm_timer(state_);
+        if (cancel) {
+            state_.on_cancel = &on_cancel;
+            cancel->attach(state_);
+        }
+        return true;
+    }
+
+    result<void> await_resume() noexcept {
+        detail::cancel_state::unlink(state_);
+        if (state_.cancelled) return std::errc::operation_canceled;
+        return {};
+    }
+
+private:
+    struct state : detail::timer_node, detail::cancel_link, detail::ready_node {
+        event_loop* loop = nullptr;
+        bool cancelled = false;
+    };
+    static void on_timer(detail::timer_node& timer) noexcept {
+        state& s = static_cast<state&>(timer);
+        detail::cancel_state::unlink(s);
+        s.loop->schedule(s);
+    }
+    static void on_cancel(detail::cancel_link& link) noexcept {
+        state& s = static_cast<state&>(link);
+        s.cancelled = true;
+        s.loop->disarm_timer(s);
+        s.loop->schedule(s);
+    }
+
+    state state_;
+};
+
+inline sleep_awaitable sleep_until(clock::time_point deadline) noexcept {
+    return sleep_awaitable(deadline);
+}
+
+template <class Rep, class Period>
+sleep_awaitable sleep_for(std::chrono::duration<Rep, Period> duration) noexcept {
+    return sleep_awaitable(clock::now() + std::chrono::ceil<clock::duration>(duration));
+}
+
+/// Lets every other ready task run (and I/O be polled) before this task continues.
+class [[nodiscard]] yield_awaitable {
+public:
+    yield_awaitable() noexcept = default;
+    yield_awaitable(const yield_awaitable&) noexcept {}
+    yield_awaitable& operator=(const yield_awaitable&) = delete;
+    ~yield_awaitable() { node_.unlink(); }
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> awaiting) {
+        node_.handle = awaiting;
+        event_loop::current_or_throw().schedule(node_);
+    }
+    void await_resume() const noexcept {}
+
+private:
+    detail::ready_node node_;
+};
+
+inline yield_awaitable yield() noexcept { return {}; }
+
+}  // namespace coil

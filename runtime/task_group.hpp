@@ -1,0 +1,83 @@
+#pragma once
+// task_group: structured concurrency for a dynamic set of child tasks.
+//
+//     coil::task_group group(co_await coil::current_cancel_token());
+//     for (auto& c : clients) group.spawn(serve(c));
+//     co_await group.join();          // all finished; rethrows the first failure
+//
+// Children start on the next loop turn and run concurrently on the loop of the caller. When a
+// child throws, the group records the first exception and cancels the other children at once;
+// join() waits for every child and then rethrows that exception.
+// Cancellation: children run under the group's cancel scope, which follows the parent token
+// given at construction (and the token of the task awaiting join()); cancel() cancels them all.
+// Lifetime: prefer to join. Destroying a group with children still running destroys them (each
+// child's in-flight I/O is cancelled and drained first); their exceptions are then lost.
+// Threading: loop thread only.
+
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <list>
+#include <optional>
+
+#include "runtime/cancel.hpp"
+#include "runtime/detail/join.hpp"
+#include "runtime/task.hpp"
+
+namespace coil {
+
+class task_group {
+public:
+    explicit task_group(cancel_token parent = {}) noexcept;
+    ~task_group();
+    task_group(const task_group&) = delete;
+    task_group& operator=(const task_group&) = delete;
+
+    /// Adds a child; it starts on the next loop turn. Throws std::logic_error without a loop.
+    void spawn(task<void> child);
+
+    /// Requests cancellation of every child (only a request).
+    void cancel() noexcept { scope_.request_cancel(); }
+    [[nodiscard]] cancel_token token() noexcept { return scope_.token(); }
+    /// Children started and not yet finished.
+    [[nodiscard]] std::size_t running() const noexcept { return state_.remaining; }
+
+    class [[nodiscard]] join_awaiter {
+    public:
+        explicit join_awaiter(task_group& group) noexcept : group_(group) {}
+        bool await_ready() const noexcept { return group_.state_.remaining == 0; }
+        template <class P>
+        void await_suspend(std::coroutine_handle<P> awaiting) noexcept {
+            group_.follow(cancel_token(detail::cancel_state_of(awaiting)));
+            group_.state_.waiter = awaiting;
+        }
+        void await_resume() { group_.rethrow_first_failure(); }
+
+    private:
+        task_group& group_;
+    };
+
+    /// Waits until every child has finished, then rethrows the first child exception, if any.
+    join_awaiter join() noexcept { return join_awaiter(*this); }
+
+private:
+    struct child {
+        task<void> work;
+        std::optional<detail::join_child> runner;
+        std::list<child>::iterator self;
+    };
+    struct state : detail::join_state {
+        task_group* group = nullptr;
+    };
+
+    static void child_done(detail::join_state& base, std::size_t tag) noexcept;
+    void follow(cancel_token parent) noexcept;
+    void rethrow_first_failure();
+
+    state state_;
+    cancel_source scope_;
+    std::list<child> children_;
+    std::exception_ptr first_failure_;
+};
+
+}  // namespace coil

@@ -1,0 +1,83 @@
+#pragma once
+// when_any: run tasks concurrently; the first to finish wins, the others are cancelled.
+//
+//     auto first = co_await coil::when_any(read_reply(a), read_reply(b));
+//     // first.index: which one won; first.value: its value
+//
+// Result: the index and value of the first task to finish (by value or by exception: a winner's
+// exception is rethrown). Losers are cancelled through their cancel token and awaited before
+// when_any returns, so nothing of them is still running; their results and exceptions are
+// discarded. A task that ignores cancellation delays when_any until it finishes.
+// Cancellation: cancelling the caller cancels all children.
+
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+#include "runtime/cancel.hpp"
+#include "runtime/detail/join.hpp"
+#include "runtime/task.hpp"
+#include "runtime/when_all.hpp"
+
+namespace coil {
+
+template <class T>
+struct when_any_result {
+    std::size_t index;
+    detail::value_or_monostate_t<T> value;
+};
+
+namespace detail {
+
+struct any_state : join_state {
+    cancel_source* losers = nullptr;
+    std::optional<std::size_t> winner;
+};
+
+inline void first_finisher_wins(join_state& base, std::size_t index) noexcept {
+    auto& state = static_cast<any_state&>(base);
+    if (state.winner) return;
+    state.winner = index;
+    state.losers->request_cancel();
+}
+
+template <class T>
+task<when_any_result<T>> when_any_of(std::vector<task<T>> tasks) {
+    if (tasks.empty()) throw std::invalid_argument("coil::when_any needs at least one task");
+    const cancel_token parent = co_await current_cancel_token();
+    cancel_source scope(parent);
+    any_state state;
+    state.losers = &scope;
+    state.on_child_done = &first_finisher_wins;
+    std::vector<join_child> children;
+    children.reserve(tasks.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        tasks[i].set_cancel_token(scope.token());
+        children.push_back(run_joined(tasks[i]));
+        children.back().bind(state, i);
+    }
+    co_await join_all_awaiter(state, children);
+    const std::size_t index = *state.winner;
+    co_return when_any_result<T>{index, take_value(tasks[index])};
+}
+
+}  // namespace detail
+
+template <class T>
+task<when_any_result<T>> when_any(std::vector<task<T>> tasks) {
+    return detail::when_any_of(std::move(tasks));
+}
+
+/// All tasks must have the same value type.
+template <class T, class... Rest>
+    requires(std::is_same_v<T, Rest> && ...)
+task<when_any_result<T>> when_any(task<T> first, task<Rest>... rest) {
+    std::vector<task<T>> tasks;
+    tasks.reserve(1 + sizeof...(Rest));
+    tasks.push_back(std::move(first));
+    (tasks.push_back(std::move(rest)), ...);
+    return detail::when_any_of(std::move(tasks));
+}
+
+}  // namespace coil

@@ -1,0 +1,159 @@
+// Backend selection: COIL_BACKEND, the configured preference, and the fallback to epoll when
+// io_uring is refused (here by a seccomp filter, as container runtimes do).
+#include "runtime/backend_kind.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "runtime/event_loop.hpp"
+#include "runtime/io.hpp"
+#include "runtime/log.hpp"
+
+namespace {
+
+using coil::backend_kind;
+
+class scoped_env {
+public:
+    scoped_env(const char* name, const char* value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old;
+        if (value) ::setenv(name, value, 1); else ::unsetenv(name);
+    }
+    ~scoped_env() {
+        if (old_.empty()) ::unsetenv(name_); else ::setenv(name_, old_.c_str(), 1);
+    }
+
+private:
+    const char* name_;
+    std::string old_;
+};
+
+TEST(BackendSelectTest, ParsesBackendNames) {
+    EXPECT_EQ(coil::parse_backend_kind("epoll"), backend_kind::epoll);
+    EXPECT_EQ(coil::parse_backend_kind("io_uring"), backend_kind::io_uring);
+    EXPECT_FALSE(coil::parse_backend_kind("kqueue"));
+    EXPECT_EQ(coil::to_string(backend_kind::epoll), "epoll");
+}
+
+TEST(BackendSelectTest, EnvironmentForcesEpoll) {
+    scoped_env env("COIL_BACKEND", "epoll");
+    coil::event_loop loop(coil::loop_options{backend_kind::io_uring});  // the variable wins
+    EXPECT_EQ(loop.backend(), backend_kind::epoll);
+    EXPECT_NE(loop.backend_reason().find("COIL_BACKEND"), std::string::npos);
+}
+
+TEST(BackendSelectTest, EnvironmentForcesIoUring) {
+    if (!coil::backend_available(backend_kind::io_uring)) GTEST_SKIP() << "io_uring unavailable";
+    scoped_env env("COIL_BACKEND", "io_uring");
+    coil::event_loop loop(coil::loop_options{backend_kind::epoll});
+    EXPECT_EQ(loop.backend(), backend_kind::io_uring);
+}
+
+TEST(BackendSelectTest, AnUnknownEnvironmentValueIsAClearError) {
+    scoped_env env("COIL_BACKEND", "select");
+    try {
+        coil::event_loop loop;
+        FAIL() << "no error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("select"), std::string::npos);
+    }
+}
+
+TEST(BackendSelectTest, WithoutPreferenceTheProbeChoosesIoUringWhereItWorks) {
+    scoped_env env("COIL_BACKEND", nullptr);
+    coil::event_loop loop;
+    const auto expected = coil::backend_available(backend_kind::io_uring) ? backend_kind::io_uring
+                                                                          : backend_kind::epoll;
+    EXPECT_EQ(loop.backend(), expected);
+}
+
+// ---- Fallback under seccomp, in a child process (the filter cannot be removed again) ----
+
+enum child_status : int {
+    ok = 0,
+    seccomp_failed = 10,
+    wrong_backend = 11,
+    io_failed = 12,
+    threw = 13,
+    wrong_reason = 14,
+};
+
+void deny_io_uring_setup_with_eperm() {
+    // BPF: if the syscall is io_uring_setup, fail it with EPERM; allow everything else.
+    std::array<sock_filter, 4> program = {{
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    }};
+    sock_fprog prog{static_cast<unsigned short>(program.size()), program.data()};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+        std::_Exit(seccomp_failed);
+    }
+}
+
+coil::task<bool> pipe_round_trip() {
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) co_return false;
+    coil::unique_fd r(fds[0]), w(fds[1]);
+    const std::array<std::byte, 3> out{std::byte{1}, std::byte{2}, std::byte{3}};
+    if (!co_await coil::write(w.get(), out)) co_return false;
+    std::array<std::byte, 3> in{};
+    auto n = co_await coil::read(r.get(), in);
+    co_return n && *n == 3 && in == out;
+}
+
+int run_child() {
+    ::unsetenv("COIL_BACKEND");
+    deny_io_uring_setup_with_eperm();
+    try {
+        std::string logged;
+        coil::set_log_handler([&](coil::log_level, std::string_view m) { logged += m; });
+        coil::event_loop loop;
+        if (loop.backend() != backend_kind::epoll) return wrong_backend;
+        if (loop.backend_reason().find("not permitted") == std::string::npos) return wrong_reason;
+        if (!loop.run(pipe_round_trip())) return io_failed;
+    } catch (...) {
+        return threw;
+    }
+    return ok;
+}
+
+TEST(BackendSelectTest, FallsBackToEpollWhenSeccompDeniesIoUringSetup) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) std::_Exit(run_child());
+
+    // Bounded wait for that PID; kill it if it hangs.
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    pid_t done = 0;
+    while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (done == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        FAIL() << "the child hung";
+    }
+    ASSERT_TRUE(WIFEXITED(status)) << "child died from signal " << WTERMSIG(status);
+    if (WEXITSTATUS(status) == seccomp_failed) GTEST_SKIP() << "seccomp filters are not allowed here";
+    EXPECT_EQ(WEXITSTATUS(status), ok) << "see child_status for the meaning";
+}
+
+}  // namespace
