@@ -197,6 +197,9 @@ int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) 
 }
 
 void epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
+    // Other tasks are ready and no op waits for readiness: no event could matter, skip the syscall.
+    // (Cross-thread posts are checked by the loop itself every turn.)
+    if (timeout && timeout->count() == 0 && in_flight_ == 0) return;
     const int n = wait_events(timeout);
     if (n < 0) {
         if (errno == EINTR) return;

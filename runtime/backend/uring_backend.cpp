@@ -78,6 +78,21 @@ std::string missing_opcode(io_uring& ring) {
     return missing.empty() ? std::string() : "unsupported opcodes:" + missing;
 }
 
+// Submits the queued SQEs and reaps finished work without waiting, in one io_uring_enter.
+// GETEVENTS matters: a DEFER_TASKRUN ring posts completions only while we are in the kernel with
+// it. liburing 2.4 names this io_uring_submit_and_get_events(); Debian 12 ships 2.3, so this
+// publishes the SQ tail the way liburing 2.3's internal __io_uring_flush_sq does (no SQPOLL).
+int submit_and_get_events(io_uring& ring) noexcept {
+    io_uring_sq& sq = ring.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (sq.sqe_head != tail) {
+        sq.sqe_head = tail;
+        io_uring_smp_store_release(sq.ktail, tail);
+    }
+    const unsigned to_submit = tail - io_uring_smp_load_acquire(sq.khead);
+    return io_uring_enter(ring.ring_fd, to_submit, 0, IORING_ENTER_GETEVENTS, nullptr);
+}
+
 }  // namespace
 
 std::unique_ptr<backend> make_uring_backend(ready_queue& ready, std::string& why) {
@@ -217,9 +232,11 @@ void uring_backend::enter(std::optional<std::chrono::nanoseconds> timeout) {
     int r;
     if (!timeout) {
         r = io_uring_submit_and_wait(&ring_, 1);
+    } else if (timeout->count() == 0) {
+        // Other tasks are ready: don't wait. Skip the syscall when it could achieve nothing.
+        if (io_uring_sq_ready(&ring_) == 0 && in_flight_ == 0) return;
+        r = submit_and_get_events(ring_);
     } else {
-        // wait_nr = 1 with a (possibly zero) timeout: this also makes DEFER_TASKRUN rings run their
-        // pending completions when nothing is in the CQ yet; a plain submit would not.
         __kernel_timespec ts{};
         ts.tv_sec = timeout->count() / 1'000'000'000;
         ts.tv_nsec = timeout->count() % 1'000'000'000;
