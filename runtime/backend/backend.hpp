@@ -45,6 +45,9 @@ public:
     /// Makes a poll() in progress on the loop's thread return. Callable from any thread.
     virtual void wake() noexcept = 0;
 
+    /// Requests cancellation of every in-flight op on `fd` (each still completes once).
+    virtual void cancel_fd(int fd) noexcept = 0;
+
     /// `fd` is about to be closed: forget anything registered for it.
     virtual void forget_fd(int fd) noexcept = 0;
 

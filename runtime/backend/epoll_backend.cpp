@@ -157,16 +157,25 @@ void epoll_backend::retry(wait_list& list) noexcept {
     }
 }
 
-void epoll_backend::forget_fd(int fd) noexcept {
+void epoll_backend::fail_waiting(int fd, int res) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
     fd_entry& e = fds_[static_cast<std::size_t>(fd)];
-    // An op still waiting on an fd that is being closed would wait forever: fail it instead.
     for (wait_list* list : {&e.readers, &e.writers}) {
         while (io_op* op = list->head) {
             list->remove(*op);
-            complete(*op, -EBADF);
+            op->cancel_requested = true;
+            complete(*op, res);
         }
     }
+}
+
+void epoll_backend::cancel_fd(int fd) noexcept { fail_waiting(fd, -ECANCELED); }
+
+void epoll_backend::forget_fd(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
+    // An op still waiting on an fd that is being closed would wait forever: fail it instead.
+    fail_waiting(fd, -EBADF);
+    fd_entry& e = fds_[static_cast<std::size_t>(fd)];
     if (e.registered) {
         // Explicit DEL: a dup() of the fd would otherwise keep the registration alive.
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);

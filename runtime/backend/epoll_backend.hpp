@@ -27,6 +27,7 @@ public:
     void abandon(io_op& op) noexcept override;
     void poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void wake() noexcept override;
+    void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::string description() const override;
@@ -50,6 +51,7 @@ private:
     void retry(wait_list& list) noexcept;
     void complete(io_op& op, int res) noexcept;
     void unlink_waiting(io_op& op) noexcept;
+    void fail_waiting(int fd, int res) noexcept;
     int wait_events(std::optional<std::chrono::nanoseconds> timeout);
 
     ready_queue& ready_;

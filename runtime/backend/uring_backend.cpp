@@ -200,6 +200,13 @@ void uring_backend::cancel(io_op& op) noexcept {
     }
 }
 
+void uring_backend::cancel_fd(int fd) noexcept {
+    if (io_uring_sqe* sqe = next_sqe()) {
+        io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, ignored_tag);
+    }
+}
+
 void uring_backend::abandon(io_op& op) noexcept {
     op.abandoned = true;
     if (!op.in_flight) return;

@@ -31,6 +31,7 @@ public:
     void abandon(io_op& op) noexcept override;
     void poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void wake() noexcept override;
+    void cancel_fd(int fd) noexcept override;
     void forget_fd(int) noexcept override {}  // the ring holds its own file references
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::string description() const override;

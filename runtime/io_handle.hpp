@@ -1,0 +1,121 @@
+#pragma once
+// coil::io_handle: an fd owner that counts its in-flight operations, so that the fd is closed only
+// after the last of them has completed.
+//
+//     coil::io_handle h{std::move(fd)};
+//     auto n = co_await h.track(coil::recv(h.fd(), buf));   // counted while in flight
+//
+// Lifetime: destroying the handle while operations are in flight (in other tasks) cancels them
+// (io_uring: ASYNC_CANCEL by fd; epoll: the waiting ops complete with operation_canceled) and
+// closes the fd when the last one completes. With nothing in flight it closes at once.
+// Threading: loop thread only; the handle belongs to the loop that is current when it is made.
+
+#include <coroutine>
+#include <cstdint>
+#include <utility>
+
+#include "runtime/detail/awaitable_traits.hpp"
+#include "runtime/unique_fd.hpp"
+
+namespace coil {
+
+class event_loop;
+
+namespace detail {
+
+struct fd_record {
+    int fd = -1;
+    std::uint32_t in_flight = 0;
+    bool orphaned = false;  // the handle is gone: close when in_flight reaches 0
+    event_loop* loop = nullptr;
+};
+
+void release_fd_record(fd_record* record) noexcept;  // closes and frees an orphan at zero
+
+// Counts one operation as in flight from its start until its awaiter is resumed or destroyed.
+class op_counter {
+public:
+    explicit op_counter(fd_record* record) noexcept : record_(record) {}
+    op_counter(const op_counter& other) noexcept : record_(other.record_) {}
+    op_counter& operator=(const op_counter&) = delete;
+    ~op_counter() { stop(); }
+
+    void start() noexcept {
+        ++record_->in_flight;
+        counting_ = true;
+    }
+    void stop() noexcept {
+        if (!counting_) return;
+        counting_ = false;
+        --record_->in_flight;
+        if (record_->orphaned && record_->in_flight == 0) release_fd_record(record_);
+    }
+
+private:
+    fd_record* record_;
+    bool counting_ = false;
+};
+
+}  // namespace detail
+
+/// An awaitable that counts as in flight on an io_handle while it runs.
+template <class Awaitable>
+class [[nodiscard]] tracked_awaitable {
+public:
+    tracked_awaitable(detail::fd_record* record, Awaitable inner) noexcept
+        : counter_(record), inner_(std::move(inner)) {}
+
+    bool await_ready() noexcept { return inner_.await_ready(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> awaiting) {
+        counter_.start();
+        const bool suspended = inner_.await_suspend(awaiting);
+        if (!suspended) counter_.stop();
+        return suspended;
+    }
+    decltype(auto) await_resume() {
+        counter_.stop();
+        return inner_.await_resume();
+    }
+
+private:
+    // Declared first, destroyed last: the inner awaiter drains its op before the count drops.
+    detail::op_counter counter_;
+    Awaitable inner_;
+};
+
+class io_handle {
+public:
+    io_handle() noexcept = default;
+    /// Takes ownership of `fd`. Throws std::logic_error without an event loop on this thread.
+    explicit io_handle(unique_fd fd);
+    io_handle(io_handle&& other) noexcept : record_(std::exchange(other.record_, nullptr)) {}
+    io_handle& operator=(io_handle&& other) noexcept {
+        if (this != &other) {
+            reset();
+            record_ = std::exchange(other.record_, nullptr);
+        }
+        return *this;
+    }
+    io_handle(const io_handle&) = delete;
+    io_handle& operator=(const io_handle&) = delete;
+    ~io_handle() { reset(); }
+
+    [[nodiscard]] int fd() const noexcept { return record_ ? record_->fd : -1; }
+    [[nodiscard]] bool valid() const noexcept { return record_ != nullptr; }
+    /// Operations started through track() and not yet finished.
+    [[nodiscard]] std::uint32_t in_flight() const noexcept { return record_ ? record_->in_flight : 0; }
+
+    template <class Awaitable>
+    tracked_awaitable<Awaitable> track(Awaitable op) const noexcept {
+        return tracked_awaitable<Awaitable>(record_, std::move(op));
+    }
+
+    /// Closes now if nothing is in flight; otherwise cancels what is and closes after it.
+    void reset() noexcept;
+
+private:
+    detail::fd_record* record_ = nullptr;
+};
+
+}  // namespace coil

@@ -1,0 +1,38 @@
+#pragma once
+// coil::signal_set: wait for POSIX signals (SIGINT, SIGTERM, ...) with co_await.
+//
+//     coil::signal_set stop({SIGINT, SIGTERM});
+//     int signo = (co_await stop.wait()).value();
+//
+// The constructor blocks the signals in the calling thread (threads created afterwards inherit
+// that) and reads them from a signalfd through the event loop, on either backend. The destructor
+// restores the previous signal mask.
+// Result: wait() yields the signal number, or operation_canceled if the task was cancelled.
+// Threading: loop thread only; construct before starting other threads.
+
+#include <signal.h>
+
+#include <initializer_list>
+
+#include "runtime/io_handle.hpp"
+#include "runtime/result.hpp"
+#include "runtime/task.hpp"
+
+namespace coil {
+
+class signal_set {
+public:
+    /// Throws std::system_error if the mask or the signalfd cannot be set up.
+    explicit signal_set(std::initializer_list<int> signals);
+    ~signal_set();
+    signal_set(const signal_set&) = delete;
+    signal_set& operator=(const signal_set&) = delete;
+
+    task<result<int>> wait();
+
+private:
+    sigset_t previous_mask_{};
+    io_handle fd_;
+};
+
+}  // namespace coil
