@@ -1,0 +1,145 @@
+#include "net/ip_endpoint.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace coil {
+namespace {
+
+sockaddr_in& v4(sockaddr_storage& s) { return reinterpret_cast<sockaddr_in&>(s); }
+const sockaddr_in& v4(const sockaddr_storage& s) { return reinterpret_cast<const sockaddr_in&>(s); }
+sockaddr_in6& v6(sockaddr_storage& s) { return reinterpret_cast<sockaddr_in6&>(s); }
+const sockaddr_in6& v6(const sockaddr_storage& s) { return reinterpret_cast<const sockaddr_in6&>(s); }
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+    unsigned value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end || value > 65535) return std::nullopt;
+    return static_cast<std::uint16_t>(value);
+}
+
+}  // namespace
+
+ip_endpoint::ip_endpoint() noexcept { storage_.ss_family = AF_INET; }
+
+ip_endpoint ip_endpoint::loopback_v4(std::uint16_t port) noexcept {
+    ip_endpoint e;
+    v4(e.storage_).sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    e.set_port(port);
+    return e;
+}
+
+ip_endpoint ip_endpoint::loopback_v6(std::uint16_t port) noexcept {
+    ip_endpoint e;
+    e.storage_.ss_family = AF_INET6;
+    v6(e.storage_).sin6_addr = in6addr_loopback;
+    e.set_port(port);
+    return e;
+}
+
+ip_endpoint ip_endpoint::any_v4(std::uint16_t port) noexcept {
+    ip_endpoint e;
+    e.set_port(port);
+    return e;
+}
+
+ip_endpoint ip_endpoint::any_v6(std::uint16_t port) noexcept {
+    ip_endpoint e;
+    e.storage_.ss_family = AF_INET6;
+    v6(e.storage_).sin6_addr = in6addr_any;
+    e.set_port(port);
+    return e;
+}
+
+result<ip_endpoint> ip_endpoint::from_address(std::string_view address, std::uint16_t port) {
+    if (address.size() >= INET6_ADDRSTRLEN) return std::errc::invalid_argument;
+    char buf[INET6_ADDRSTRLEN] = {};
+    std::memcpy(buf, address.data(), address.size());
+    ip_endpoint e;
+    if (::inet_pton(AF_INET, buf, &v4(e.storage_).sin_addr) == 1) {
+        e.set_port(port);
+        return e;
+    }
+    e.storage_ = {};
+    e.storage_.ss_family = AF_INET6;
+    if (::inet_pton(AF_INET6, buf, &v6(e.storage_).sin6_addr) == 1) {
+        e.set_port(port);
+        return e;
+    }
+    return std::errc::invalid_argument;
+}
+
+result<ip_endpoint> ip_endpoint::parse(std::string_view text) {
+    std::string_view host;
+    std::string_view port_text;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            return std::errc::invalid_argument;
+        }
+        host = text.substr(1, close - 1);
+        port_text = text.substr(close + 2);
+        if (host.find(':') == std::string_view::npos) return std::errc::invalid_argument;
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) return std::errc::invalid_argument;
+        host = text.substr(0, colon);
+        port_text = text.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos) return std::errc::invalid_argument;  // v6 needs []
+    }
+    const auto port = parse_port(port_text);
+    if (!port) return std::errc::invalid_argument;
+    return from_address(host, *port);
+}
+
+std::optional<ip_endpoint> ip_endpoint::from_sockaddr(const sockaddr* addr, socklen_t len) noexcept {
+    ip_endpoint e;
+    if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+        std::memcpy(&e.storage_, addr, sizeof(sockaddr_in));
+        return e;
+    }
+    if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+        std::memcpy(&e.storage_, addr, sizeof(sockaddr_in6));
+        return e;
+    }
+    return std::nullopt;
+}
+
+std::uint16_t ip_endpoint::port() const noexcept {
+    return ntohs(is_v6() ? v6(storage_).sin6_port : v4(storage_).sin_port);
+}
+
+void ip_endpoint::set_port(std::uint16_t port) noexcept {
+    if (is_v6()) v6(storage_).sin6_port = htons(port); else v4(storage_).sin_port = htons(port);
+}
+
+std::string ip_endpoint::address_string() const {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (is_v6()) {
+        ::inet_ntop(AF_INET6, &v6(storage_).sin6_addr, buf, sizeof buf);
+    } else {
+        ::inet_ntop(AF_INET, &v4(storage_).sin_addr, buf, sizeof buf);
+    }
+    return buf;
+}
+
+std::string ip_endpoint::to_string() const {
+    std::string out = is_v6() ? "[" + address_string() + "]" : address_string();
+    out += ':';
+    out += std::to_string(port());
+    return out;
+}
+
+bool operator==(const ip_endpoint& a, const ip_endpoint& b) noexcept {
+    if (a.family() != b.family()) return false;
+    if (a.is_v6()) {
+        return std::memcmp(&v6(a.storage_).sin6_addr, &v6(b.storage_).sin6_addr, sizeof(in6_addr)) == 0 &&
+               a.port() == b.port();
+    }
+    return v4(a.storage_).sin_addr.s_addr == v4(b.storage_).sin_addr.s_addr && a.port() == b.port();
+}
+
+}  // namespace coil

@@ -1,0 +1,66 @@
+#pragma once
+// coil::tcp_stream: a connected TCP socket, read and written with co_await.
+//
+//     auto n = co_await stream.recv(buf);              // result<std::size_t>
+//     if (!n) { /* n.error(): coil::errc::eof when the peer closed, else the OS error */ }
+//     auto ok = co_await stream.send_all(reply);       // result<void>
+//
+// Result: recv yields the bytes received (> 0), errc::eof once the peer shut down its side, or the
+// OS error (connection_reset, ...). send may send fewer bytes than given; send_all sends them all.
+// A closed peer gives broken_pipe, never SIGPIPE.
+// Lifetime: buffers must stay valid until the co_await finishes. Move-only; the stream closes
+// when destroyed, after any operation still in flight in another task has completed (those are
+// cancelled first, see io_handle).
+// Cancellation: every operation honours the awaiting task's cancel token.
+// Threading: use a stream on the loop thread that created it.
+
+#include <cstddef>
+#include <span>
+
+#include "net/ip_endpoint.hpp"
+#include "runtime/io.hpp"
+#include "runtime/io_handle.hpp"
+#include "runtime/result.hpp"
+#include "runtime/task.hpp"
+#include "runtime/unique_fd.hpp"
+
+namespace coil {
+
+enum class shutdown_how { read = 0, write = 1, both = 2 };
+
+class tcp_stream {
+public:
+    tcp_stream() noexcept = default;
+    /// Takes a connected, non-blocking TCP socket.
+    explicit tcp_stream(unique_fd fd) : handle_(std::move(fd)) {}
+
+    [[nodiscard]] bool is_open() const noexcept { return handle_.valid(); }
+    [[nodiscard]] int native_handle() const noexcept { return handle_.fd(); }
+
+    /// Receives up to buf.size() bytes.
+    auto recv(std::span<std::byte> buf) const noexcept { return handle_.track(coil::recv(handle_.fd(), buf)); }
+    /// Sends up to buf.size() bytes; the result says how many were sent.
+    auto send(std::span<const std::byte> buf) const noexcept {
+        return handle_.track(coil::send(handle_.fd(), buf));
+    }
+    /// Sends all of `buf` (several sends if the socket buffer is full).
+    task<result<void>> send_all(std::span<const std::byte> buf) const;
+    /// Receives exactly buf.size() bytes; errc::eof if the stream ends first.
+    task<result<void>> recv_exact(std::span<std::byte> buf) const;
+
+    /// shutdown(2): for write, the peer's recv then sees end of stream.
+    result<void> shutdown(shutdown_how how = shutdown_how::write) const noexcept;
+    /// TCP_NODELAY: send small messages at once instead of coalescing them (Nagle).
+    result<void> set_nodelay(bool on = true) const noexcept;
+
+    [[nodiscard]] result<ip_endpoint> local_endpoint() const;
+    [[nodiscard]] result<ip_endpoint> peer_endpoint() const;
+
+    /// Closes now (or, with operations in flight elsewhere, cancels them and closes after).
+    void close() noexcept { handle_.reset(); }
+
+private:
+    io_handle handle_;
+};
+
+}  // namespace coil

@@ -1,0 +1,185 @@
+#include "net/tcp_stream.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "net/tcp_connect.hpp"
+#include "net/tcp_listener.hpp"
+#include "runtime/runtime.hpp"
+#include "support/backend_test.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coil::task;
+using coil::tcp_stream;
+
+class TcpStreamTest : public coil::testing::BackendTest {};
+
+std::span<const std::byte> bytes_of(std::string_view s) { return std::as_bytes(std::span(s)); }
+
+// A connected pair on loopback: {client side, server side}.
+task<std::pair<tcp_stream, tcp_stream>> connected_pair(coil::ip_endpoint bind_to) {
+    auto listener = coil::tcp_listener::bind(bind_to).value();
+    auto [client, server] = co_await coil::when_all(coil::tcp_connect(listener.local_endpoint(), 5s),
+                                                    listener.accept());
+    co_return std::pair{std::move(client).value(), std::move(server).value()};
+}
+
+TEST_P(TcpStreamTest, ConnectAcceptAndExchangeMessages) {
+    auto body = []() -> task<std::string> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        EXPECT_TRUE(co_await client.send_all(bytes_of("ping")));
+        std::array<std::byte, 4> got{};
+        EXPECT_TRUE(co_await server.recv_exact(got));
+        EXPECT_TRUE(co_await server.send_all(got));
+        std::array<std::byte, 4> back{};
+        EXPECT_TRUE(co_await client.recv_exact(back));
+        co_return std::string(reinterpret_cast<const char*>(back.data()), back.size());
+    };
+    EXPECT_EQ(run(body()), "ping");
+}
+
+TEST_P(TcpStreamTest, WorksOverIpv6Loopback) {
+    auto body = []() -> task<bool> {
+        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v6(0));
+        if (!listener) co_return false;  // no ::1 on this machine
+        auto [client, server] = co_await coil::when_all(coil::tcp_connect(listener->local_endpoint(), 5s),
+                                                        listener->accept());
+        EXPECT_TRUE(client && server);
+        EXPECT_TRUE(server->peer_endpoint()->is_v6());
+        EXPECT_TRUE(co_await client->send_all(bytes_of("six")));
+        std::array<std::byte, 3> got{};
+        EXPECT_TRUE(co_await server->recv_exact(got));
+        co_return true;
+    };
+    if (!run(body())) GTEST_SKIP() << "IPv6 loopback unavailable";
+}
+
+TEST_P(TcpStreamTest, EndpointsDescribeBothEnds) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        EXPECT_EQ(client.peer_endpoint().value(), server.local_endpoint().value());
+        EXPECT_EQ(server.peer_endpoint().value(), client.local_endpoint().value());
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, HalfCloseDeliversEofWhileTheOtherDirectionStillWorks) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        EXPECT_TRUE(co_await client.send_all(bytes_of("last words")));
+        EXPECT_TRUE(client.shutdown(coil::shutdown_how::write));
+        std::array<std::byte, 10> got{};
+        EXPECT_TRUE(co_await server.recv_exact(got));
+        std::array<std::byte, 1> more{};
+        auto end = co_await server.recv(more);
+        EXPECT_EQ(end.error(), coil::errc::eof);
+        // The server can still answer on its half.
+        EXPECT_TRUE(co_await server.send_all(bytes_of("ok")));
+        std::array<std::byte, 2> reply{};
+        EXPECT_TRUE(co_await client.recv_exact(reply));
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, PeerResetIsAnErrorNotEof) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        linger abort_on_close{1, 0};
+        ::setsockopt(client.native_handle(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        client.close();  // RST
+        std::array<std::byte, 8> buf{};
+        auto r = co_await server.recv(buf);
+        EXPECT_EQ(r.error(), std::errc::connection_reset);
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, SendAllDeliversEightMiBThroughDefaultSocketBuffers) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        std::vector<std::byte> out(8 << 20);
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>((i * 131) >> 7);
+        std::vector<std::byte> in(out.size());
+        // Far more than the socket buffers hold: send_all must loop over partial sends while the
+        // reader drains concurrently.
+        auto [sent, received] = co_await coil::when_all(client.send_all(out), server.recv_exact(in));
+        EXPECT_TRUE(sent) << sent.error().message();
+        EXPECT_TRUE(received) << received.error().message();
+        EXPECT_TRUE(in == out);
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, RecvExactReportsEofWhenTheStreamEndsEarly) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        EXPECT_TRUE(co_await client.send_all(bytes_of("abc")));
+        client.close();
+        std::array<std::byte, 8> buf{};
+        auto r = co_await server.recv_exact(buf);
+        EXPECT_EQ(r.error(), coil::errc::eof);
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, ClosingAStreamWhileAnotherTaskReadsCancelsTheReadAndClosesAfterIt) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        auto reader = [](tcp_stream& s) -> task<std::error_code> {
+            std::array<std::byte, 8> buf{};
+            auto r = co_await s.recv(buf);
+            co_return r.error();
+        };
+        auto closer = [](tcp_stream& s) -> task<std::error_code> {
+            co_await coil::sleep_for(2ms);
+            s.close();  // the reader's recv is in flight
+            co_return std::error_code{};
+        };
+        auto [read_error, ignored] = co_await coil::when_all(reader(server), closer(server));
+        EXPECT_EQ(read_error, std::errc::operation_canceled);
+        // After the read finished, the fd is really closed: the client sees end of stream.
+        std::array<std::byte, 1> buf{};
+        auto r = co_await client.recv(buf);
+        EXPECT_EQ(r.error(), coil::errc::eof);
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, ConnectToAPortNobodyListensOnIsRefused) {
+    auto body = []() -> task<std::error_code> {
+        coil::ip_endpoint closed;
+        {
+            auto l = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0)).value();
+            closed = l.local_endpoint();
+        }
+        auto s = co_await coil::tcp_connect(closed, 5s);
+        co_return s.error();
+    };
+    EXPECT_EQ(run(body()), std::errc::connection_refused);
+}
+
+TEST_P(TcpStreamTest, ListenersCanShareAPortWithReusePort) {
+    auto body = []() -> task<void> {
+        coil::listen_options shared;
+        shared.reuse_port = true;
+        auto first = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0), shared).value();
+        auto second = coil::tcp_listener::bind(first.local_endpoint(), shared);
+        EXPECT_TRUE(second) << second.error().message();
+        auto third = coil::tcp_listener::bind(first.local_endpoint());  // without it: in use
+        EXPECT_EQ(third.error(), std::errc::address_in_use);
+        co_return;
+    };
+    run(body());
+}
+
+COIL_INSTANTIATE_BACKEND_TEST(TcpStreamTest);
+
+}  // namespace
