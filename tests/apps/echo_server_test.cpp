@@ -1,0 +1,199 @@
+// The echo server program, run as a child process on each backend and driven by coil clients.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "net/tcp_connect.hpp"
+#include "runtime/runtime.hpp"
+#include "support/backend_test.hpp"
+#include "support/child_process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coil::task;
+using coil::testing::child_process;
+
+std::string server_path() {
+    const char* path = std::getenv("COIL_ECHO_SERVER");
+    return path ? path : "apps/echo_server";
+}
+
+class EchoServerTest : public coil::testing::BackendTest {
+protected:
+    // Starts the server on this test's backend and returns its port (0 if it did not start).
+    unsigned short start(coil::testing::child_limits limits = {}, std::string bind = "127.0.0.1") {
+        server_.emplace(std::vector<std::string>{server_path(), "--port", "0", "--bind", bind, "--backend",
+                                                 std::string(coil::to_string(backend()))},
+                        limits);
+        auto line = server_->read_line(10s);
+        EXPECT_TRUE(line) << "the server printed no 'listening on' line";
+        return line ? coil::testing::port_of_listening_line(*line) : 0;
+    }
+    std::optional<int> stop(int signo = SIGTERM) { return server_->stop(signo, 10s); }
+    void TearDown() override {
+        server_.reset();  // its stdout pipe is ours; release it before the fd-leak check
+        BackendTest::TearDown();
+    }
+
+    std::optional<child_process> server_;
+};
+
+std::vector<std::byte> pattern(std::size_t size, unsigned seed) {
+    std::vector<std::byte> out(size);
+    for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::byte>((i * 7 + seed) & 0xff);
+    return out;
+}
+
+// Connects, sends `message`, and checks that exactly it comes back.
+task<bool> round_trip(unsigned short port, std::vector<std::byte> message) {
+    auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(port), 5s);
+    if (!s) co_return false;
+    std::vector<std::byte> back(message.size());
+    auto [sent, got] = co_await coil::when_all(s->send_all(message), s->recv_exact(back));
+    co_return sent && got && back == message;
+}
+
+TEST_P(EchoServerTest, EchoesWhatItReceives) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(EchoServerTest, ServesAThousandConcurrentClients) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    auto body = [](unsigned short p) -> task<int> {
+        std::vector<task<bool>> clients;
+        for (unsigned i = 0; i < 1000; ++i) clients.push_back(round_trip(p, pattern(64, i)));
+        auto results = co_await coil::when_all(std::move(clients));
+        int ok = 0;
+        for (bool r : results) ok += r ? 1 : 0;
+        co_return ok;
+    };
+    EXPECT_EQ(run(body(port)), 1000);
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(EchoServerTest, EchoesAnEightMiBMessage) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    EXPECT_TRUE(run(round_trip(port, pattern(8 << 20, 3))));
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(EchoServerTest, SurvivesAPeerResetMidStream) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    auto body = [](unsigned short p) -> task<bool> {
+        for (int i = 0; i < 20; ++i) {
+            auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(p), 5s);
+            if (!s) co_return false;
+            auto big = pattern(1 << 20, 5);
+            (void)co_await s->send(big);  // the server is busy echoing this when we reset
+            linger abort_on_close{1, 0};
+            ::setsockopt(s->native_handle(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        }
+        co_return co_await round_trip(p, pattern(64, 9));  // still serving
+    };
+    EXPECT_TRUE(run(body(port)));
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(EchoServerTest, HalfClosedClientGetsItsFullEchoThenEof) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    auto body = [](unsigned short p) -> task<bool> {
+        auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(p), 5s);
+        if (!s) co_return false;
+        auto message = pattern(200'000, 11);
+        if (!co_await s->send_all(message)) co_return false;
+        (void)s->shutdown(coil::shutdown_how::write);
+        std::vector<std::byte> back(message.size());
+        if (!co_await s->recv_exact(back) || back != message) co_return false;
+        std::array<std::byte, 1> more{};
+        auto end = co_await s->recv(more);
+        co_return end.error() == coil::errc::eof;
+    };
+    EXPECT_TRUE(run(body(port)));
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(EchoServerTest, KeepsServingWhenItRunsOutOfFileDescriptors) {
+    // 24 fds in all: the server's own (std streams, loop, listener, signalfd...) leave room for
+    // only some of the 40 clients at once. The others wait in the backlog while accept fails
+    // with EMFILE; the server must back off, keep serving, and pick them up as fds free up.
+    const auto port = start({.max_open_files = 24});
+    ASSERT_NE(port, 0);
+    auto body = [](unsigned short p) -> task<int> {
+        std::vector<coil::tcp_stream> held;
+        int served = 0;
+        for (unsigned i = 0; i < 40; ++i) {
+            auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(p), 5s);
+            if (s) held.push_back(std::move(*s));
+        }
+        // Exchange on each in turn, closing each after its echo to free a server fd.
+        for (unsigned i = 0; i < held.size(); ++i) {
+            auto message = pattern(32, i);
+            std::vector<std::byte> back(message.size());
+            if (!co_await held[i].send_all(message)) continue;
+            auto got = co_await coil::with_timeout(held[i].recv_exact(back), 5s);
+            if (got && back == message) ++served;
+            held[i].close();
+        }
+        co_return served;
+    };
+    EXPECT_EQ(run(body(port)), 40);
+    EXPECT_EQ(stop(), 0) << "the server died or hung";
+}
+
+TEST_P(EchoServerTest, ListensOnIpv6Loopback) {
+    const auto port = start({}, "::1");
+    if (port == 0) GTEST_SKIP() << "IPv6 loopback unavailable";
+    auto body = [](unsigned short p) -> task<bool> {
+        auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v6(p), 5s);
+        if (!s) co_return false;
+        auto message = pattern(10, 2);
+        std::vector<std::byte> back(message.size());
+        co_return co_await s->send_all(message) && co_await s->recv_exact(back) && back == message;
+    };
+    EXPECT_TRUE(run(body(port)));
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(EchoServerTest, StopsWithExitZeroOnSigintClosingConnections) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    auto body = [&](unsigned short p) -> task<bool> {
+        auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(p), 5s);
+        if (!s) co_return false;
+        ::kill(server_->pid(), SIGINT);
+        std::array<std::byte, 1> buf{};
+        auto r = co_await coil::with_timeout(s->recv(buf), 5s);
+        co_return r.error() == coil::errc::eof;  // the server closed our connection on its way out
+    };
+    EXPECT_TRUE(run(body(port)));
+    EXPECT_EQ(server_->wait(10s), 0);
+}
+
+COIL_INSTANTIATE_BACKEND_TEST(EchoServerTest);
+
+TEST(EchoServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
+    child_process help({server_path(), "--help"});
+    auto first = help.read_line(5s);
+    ASSERT_TRUE(first);
+    EXPECT_NE(first->find("usage"), std::string::npos);
+    EXPECT_EQ(help.wait(5s), 0);
+    child_process bad({server_path(), "--port", "99999"});
+    EXPECT_EQ(bad.wait(5s), 2);
+    child_process unknown({server_path(), "--frobnicate"});
+    EXPECT_EQ(unknown.wait(5s), 2);
+}
+
+}  // namespace
