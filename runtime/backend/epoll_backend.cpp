@@ -17,6 +17,12 @@ namespace {
 
 constexpr std::size_t max_events = 512;
 
+// Socket ops whose results say whether the socket is drained; read/write also serve regular
+// files, which never signal readiness, so they always try the syscall.
+bool remembers_readiness(op_code code) noexcept {
+    return code == op_code::recv || code == op_code::send || code == op_code::accept;
+}
+
 bool waits_for_write(op_code code) noexcept {
     return code == op_code::write || code == op_code::send || code == op_code::connect ||
            code == op_code::poll_writable;
@@ -91,19 +97,30 @@ bool epoll_backend::ensure_registered(int fd, fd_entry& e) noexcept {
     return true;
 }
 
+bool epoll_backend::known_not_ready(const fd_entry& e, const io_op& op) noexcept {
+    // After a hang-up no further edge may come: a FIN that arrived in the same edge as the last
+    // data must still be read as end of stream, so never skip the syscall then.
+    if (!remembers_readiness(op.code) || e.hung_up) return false;
+    return waits_for_write(op.code) ? e.drained_out : e.drained_in;
+}
+
+void epoll_backend::note_result(fd_entry& e, const io_op& op, int res) noexcept {
+    if (!remembers_readiness(op.code)) return;
+    // EAGAIN, or a short transfer on a stream socket: the queue is empty (or full) right now, and
+    // the next change comes with an edge. End of stream (0) and errors stay ready: they repeat.
+    const bool drained = res == -EAGAIN || (op.code != op_code::accept && res > 0 &&
+                                            static_cast<std::uint32_t>(res) < op.len);
+    if (waits_for_write(op.code)) e.drained_out = drained; else e.drained_in = drained;
+}
+
 bool epoll_backend::start(io_op& op) noexcept {
     if (op.code == op_code::close) {
         forget_fd(op.fd);
         op.res = ::close(op.fd) == 0 ? 0 : -errno;
         return true;
     }
-    const int res = run_syscall(op);
-    if (res != -EAGAIN) {
-        op.res = res;
-        return true;
-    }
     if (op.fd < 0) {
-        op.res = -EBADF;
+        op.res = run_syscall(op);  // nop, or the kernel's EBADF
         return true;
     }
     fd_entry* e = nullptr;
@@ -112,6 +129,14 @@ bool epoll_backend::start(io_op& op) noexcept {
     } catch (...) {
         op.res = -ENOMEM;
         return true;
+    }
+    if (!known_not_ready(*e, op)) {
+        const int res = run_syscall(op);
+        note_result(*e, op, res);
+        if (res != -EAGAIN) {
+            op.res = res;
+            return true;
+        }
     }
     if (!ensure_registered(op.fd, *e)) {
         op.res = -errno;
@@ -148,9 +173,10 @@ void epoll_backend::abandon(io_op& op) noexcept {
     --in_flight_;
 }
 
-void epoll_backend::retry(wait_list& list) noexcept {
+void epoll_backend::retry(fd_entry& e, wait_list& list) noexcept {
     while (io_op* op = list.head) {
         const int res = run_syscall(*op);
+        note_result(e, *op, res);
         if (res == -EAGAIN) return;  // the ops behind it would see the same
         list.remove(*op);
         complete(*op, res);
@@ -179,8 +205,8 @@ void epoll_backend::forget_fd(int fd) noexcept {
     if (e.registered) {
         // Explicit DEL: a dup() of the fd would otherwise keep the registration alive.
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-        e.registered = false;
     }
+    e = fd_entry{};  // the number will be reused by an unrelated file
 }
 
 int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) {
@@ -224,8 +250,15 @@ void epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
         }
         if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
         fd_entry& e = fds_[static_cast<std::size_t>(fd)];
-        if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) retry(e.readers);
-        if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) retry(e.writers);
+        if (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) e.hung_up = true;
+        if (ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            e.drained_in = false;
+            retry(e, e.readers);
+        }
+        if (ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+            e.drained_out = false;
+            retry(e, e.writers);
+        }
     }
 }
 

@@ -5,6 +5,9 @@
 // then the op completes without suspending). Only on EAGAIN does the op wait: the fd is registered
 // once, edge-triggered, for in+out+rdhup, and the op joins that fd's reader or writer list; an
 // edge retries the list in order. No epoll_ctl per operation.
+// Readiness memory (sockets: recv, send, accept): a short recv/send or EAGAIN means the socket is
+// drained (or full) for now, so the next op on it waits for the next edge without first paying a
+// syscall that would only say EAGAIN. An edge that arrives while nobody waits is remembered.
 // Threading: loop thread only, except wake().
 
 #include <sys/epoll.h>
@@ -43,12 +46,17 @@ private:
         wait_list readers;
         wait_list writers;
         bool registered = false;
+        bool drained_in = false;   // no data to read until the next in-edge
+        bool drained_out = false;  // no room to write until the next out-edge
+        bool hung_up = false;      // saw RDHUP/HUP/ERR: every later op must try its syscall
     };
 
     fd_entry& entry(int fd);
     wait_list& list_for(io_op& op);
     bool ensure_registered(int fd, fd_entry& e) noexcept;
-    void retry(wait_list& list) noexcept;
+    void retry(fd_entry& e, wait_list& list) noexcept;
+    static bool known_not_ready(const fd_entry& e, const io_op& op) noexcept;
+    static void note_result(fd_entry& e, const io_op& op, int res) noexcept;
     void complete(io_op& op, int res) noexcept;
     void unlink_waiting(io_op& op) noexcept;
     void fail_waiting(int fd, int res) noexcept;

@@ -15,6 +15,7 @@
 #include "runtime/errc.hpp"
 #include "runtime/sleep.hpp"
 #include "runtime/when_all.hpp"
+#include "runtime/with_timeout.hpp"
 #include "support/backend_test.hpp"
 #include "support/sockets.hpp"
 
@@ -197,6 +198,75 @@ TEST_P(IoTest, ErrorsCarryTheErrno) {
         co_return r.error();
     };
     EXPECT_EQ(run(body()), std::errc::bad_file_descriptor);
+}
+
+// Regression tests for epoll's readiness memory: a short recv marks the socket drained, and the
+// next recv then waits for an edge without a syscall. None of these may hang or lose bytes.
+TEST_P(IoTest, DataArrivingAfterAShortRecvWithNobodyWaitingIsStillReceived) {
+    auto pair = coil::testing::make_socket_pair();
+    auto body = [&]() -> task<std::string> {
+        std::array<std::byte, 8> buf{};
+        EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
+        EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);  // short: drained
+        EXPECT_EQ(::send(pair.a.get(), "de", 2, 0), 2);  // its edge comes while nobody waits
+        co_await coil::sleep_for(2ms);                  // a poll sees that edge
+        auto got = co_await coil::recv(pair.b.get(), buf);
+        co_return as_string(std::span(buf).first(got.value()));
+    };
+    EXPECT_EQ(run(body()), "de");
+}
+
+TEST_P(IoTest, DataArrivingRightAfterAShortRecvIsReceived) {
+    auto pair = coil::testing::make_socket_pair();
+    auto body = [&]() -> task<std::string> {
+        std::array<std::byte, 8> buf{};
+        EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
+        EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);
+        EXPECT_EQ(::send(pair.a.get(), "xy", 2, 0), 2);  // no poll in between
+        auto got = co_await coil::recv(pair.b.get(), buf);
+        co_return as_string(std::span(buf).first(got.value()));
+    };
+    EXPECT_EQ(run(body()), "xy");
+}
+
+TEST_P(IoTest, EndOfStreamAfterAShortRecvIsReported) {
+    auto pair = coil::testing::make_socket_pair();
+    auto body = [&]() -> task<std::error_code> {
+        std::array<std::byte, 8> buf{};
+        EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
+        EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);
+        ::shutdown(pair.a.get(), SHUT_WR);
+        auto first = co_await coil::recv(pair.b.get(), buf);
+        auto again = co_await coil::recv(pair.b.get(), buf);  // end of stream is sticky
+        EXPECT_EQ(first.error(), coil::errc::eof);
+        co_return again.error();
+    };
+    EXPECT_EQ(run(body()), coil::errc::eof);
+}
+
+// Regression: a FIN that arrives in the same edge as the last data. The retry reads the data
+// short (which alone would mean "drained, wait for the next edge"), but no further edge comes:
+// the next recv must still report end of stream, not wait forever.
+TEST_P(IoTest, FinArrivingInTheSameEdgeAsTheLastDataIsReportedAsEof) {
+    auto pair = coil::testing::make_socket_pair();
+    auto reader = [&]() -> task<std::error_code> {
+        std::array<std::byte, 64> buf{};
+        auto first = co_await coil::recv(pair.b.get(), buf);  // waits; then gets "abc" short
+        EXPECT_EQ(first.value_or(0), 3u);
+        auto second = co_await coil::with_timeout(coil::recv(pair.b.get(), buf), 2s);
+        co_return second.error();
+    };
+    auto writer = [&]() -> task<void> {
+        // Both before the loop polls again: one edge carries the data and the hang-up.
+        EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
+        ::shutdown(pair.a.get(), SHUT_WR);
+        co_return;
+    };
+    auto body = [&]() -> task<std::error_code> {
+        auto [error, done] = co_await coil::when_all(reader(), writer());
+        co_return error;
+    };
+    EXPECT_EQ(run(body()), coil::errc::eof);
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(IoTest);
