@@ -1,6 +1,7 @@
 #include "runtime/event_loop.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +23,15 @@ void log_unhandled(std::exception_ptr error) noexcept {
     }
 }
 
+void ignore_sigpipe_by_default() noexcept {
+    // A write to a pipe or socket whose reader is gone raises SIGPIPE, which kills the process by
+    // default; I/O here reports EPIPE instead. An application's own SIGPIPE handler is kept.
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+        std::signal(SIGPIPE, SIG_IGN);
+    }
+}
+
 }  // namespace
 
 event_loop::event_loop(loop_options options) {
@@ -29,6 +39,7 @@ event_loop::event_loop(loop_options options) {
         throw std::logic_error(
             "coil::event_loop: this thread already has an event loop; use one loop per thread");
     }
+    ignore_sigpipe_by_default();
     detail::backend_choice choice = detail::make_backend(options.backend, ready_);
     backend_ = std::move(choice.chosen);
     kind_ = backend_->kind();

@@ -10,6 +10,8 @@
 // members but post() must be called on that thread. Tasks run on their loop's thread only.
 // Lifetime: destroying the loop destroys the spawned tasks still running; each of their in-flight
 // operations is cancelled and drained first, so no kernel write outlives a frame.
+// Signals: constructing a loop sets SIGPIPE to ignored if it was at its default (killing the
+// process), so a write to a closed peer reports EPIPE; a handler the application set is kept.
 
 #include <atomic>
 #include <cstddef>

@@ -46,10 +46,6 @@ void task_group::child_done(detail::join_state& base, std::size_t tag) noexcept 
     group.children_.erase(c.self);
 }
 
-void task_group::follow(cancel_token parent) noexcept {
-    if (parent.can_be_cancelled()) scope_.link_to(parent);
-}
-
 void task_group::rethrow_first_failure() {
     if (first_failure_) std::rethrow_exception(std::exchange(first_failure_, {}));
 }

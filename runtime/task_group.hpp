@@ -9,7 +9,8 @@
 // child throws, the group records the first exception and cancels the other children at once;
 // join() waits for every child and then rethrows that exception.
 // Cancellation: children run under the group's cancel scope, which follows the parent token
-// given at construction (and the token of the task awaiting join()); cancel() cancels them all.
+// given at construction; cancelling the task that awaits join() cancels them too, for as long as
+// it awaits; cancel() cancels them all.
 // Lifetime: prefer to join. Destroying a group with children still running destroys them (each
 // child's in-flight I/O is cancelled and drained first); their exceptions are then lost.
 // Threading: loop thread only.
@@ -45,16 +46,37 @@ public:
     class [[nodiscard]] join_awaiter {
     public:
         explicit join_awaiter(task_group& group) noexcept : group_(group) {}
+        join_awaiter(const join_awaiter& other) noexcept : group_(other.group_) {}
+        join_awaiter& operator=(const join_awaiter&) = delete;
+        ~join_awaiter() { detail::cancel_state::unlink(joiner_cancelled_); }
+
         bool await_ready() const noexcept { return group_.state_.remaining == 0; }
         template <class P>
         void await_suspend(std::coroutine_handle<P> awaiting) noexcept {
-            group_.follow(cancel_token(detail::cancel_state_of(awaiting)));
+            // While joining, cancelling the joiner cancels the children. The group's own scope
+            // keeps the parent it was built with; this link lives only as long as the join.
+            joiner_cancelled_.on_cancel = &cancel_group;
+            joiner_cancelled_.group = &group_;
             group_.state_.waiter = awaiting;
+            if (detail::cancel_state* joiner = detail::cancel_state_of(awaiting)) {
+                joiner->attach(joiner_cancelled_);
+            }
         }
-        void await_resume() { group_.rethrow_first_failure(); }
+        void await_resume() {
+            detail::cancel_state::unlink(joiner_cancelled_);
+            group_.rethrow_first_failure();
+        }
 
     private:
+        struct group_link : detail::cancel_link {
+            task_group* group = nullptr;
+        };
+        static void cancel_group(detail::cancel_link& link) noexcept {
+            static_cast<group_link&>(link).group->cancel();
+        }
+
         task_group& group_;
+        group_link joiner_cancelled_;
     };
 
     /// Waits until every child has finished, then rethrows the first child exception, if any.
@@ -71,7 +93,6 @@ private:
     };
 
     static void child_done(detail::join_state& base, std::size_t tag) noexcept;
-    void follow(cancel_token parent) noexcept;
     void rethrow_first_failure();
 
     state state_;

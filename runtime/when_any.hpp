@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -47,19 +48,22 @@ task<when_any_result<T>> when_any_of(std::vector<task<T>> tasks) {
     if (tasks.empty()) throw std::invalid_argument("coil::when_any needs at least one task");
     const cancel_token parent = co_await current_cancel_token();
     cancel_source scope(parent);
+    // Owned by a local declared after `scope`, so the children (whose cancel hooks link into
+    // scope) are destroyed before it; the parameter itself would outlive every local.
+    std::vector<task<T>> owned = std::move(tasks);
     any_state state;
     state.losers = &scope;
     state.on_child_done = &first_finisher_wins;
     std::vector<join_child> children;
     children.reserve(tasks.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-        tasks[i].set_cancel_token(scope.token());
-        children.push_back(run_joined(tasks[i]));
+    for (std::size_t i = 0; i < owned.size(); ++i) {
+        owned[i].set_cancel_token(scope.token());
+        children.push_back(run_joined(owned[i]));
         children.back().bind(state, i);
     }
     co_await join_all_awaiter(state, children);
     const std::size_t index = *state.winner;
-    co_return when_any_result<T>{index, take_value(tasks[index])};
+    co_return when_any_result<T>{index, take_value(owned[index])};
 }
 
 }  // namespace detail

@@ -182,7 +182,9 @@ void uring_backend::prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept {
 bool uring_backend::start(io_op& op) noexcept {
     io_uring_sqe* sqe = next_sqe();
     if (sqe == nullptr) {
-        op.res = -EBUSY;
+        // The kernel refuses new work until we reap. A close must still happen (its fd has left
+        // its owner): do it synchronously. Anything else reports EBUSY to its caller.
+        op.res = op.code == op_code::close ? (::close(op.fd) == 0 ? 0 : -errno) : -EBUSY;
         return true;
     }
     prep(*sqe, op);
@@ -191,21 +193,38 @@ bool uring_backend::start(io_op& op) noexcept {
     return false;
 }
 
+void uring_backend::queue_cancel(std::uint64_t user_data, int fd) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) {
+        try {
+            pending_cancels_.emplace_back(user_data, fd);
+        } catch (...) {
+            // Out of memory as well: the op then ends on its own (data, peer close, timeout).
+        }
+        return;
+    }
+    if (fd >= 0) {
+        io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);  // Linux 5.19+
+    } else {
+        io_uring_prep_cancel64(sqe, user_data, 0);
+    }
+    io_uring_sqe_set_data64(sqe, ignored_tag);
+}
+
+void uring_backend::flush_pending_cancels() noexcept {
+    if (pending_cancels_.empty()) return;
+    auto pending = std::move(pending_cancels_);
+    pending_cancels_.clear();
+    for (auto [user_data, fd] : pending) queue_cancel(user_data, fd);
+}
+
 void uring_backend::cancel(io_op& op) noexcept {
     op.cancel_requested = true;
     if (!op.in_flight) return;
-    if (io_uring_sqe* sqe = next_sqe()) {
-        io_uring_prep_cancel64(&sqe[0], reinterpret_cast<std::uintptr_t>(&op), 0);
-        io_uring_sqe_set_data64(sqe, ignored_tag);
-    }
+    queue_cancel(reinterpret_cast<std::uintptr_t>(&op), -1);
 }
 
-void uring_backend::cancel_fd(int fd) noexcept {
-    if (io_uring_sqe* sqe = next_sqe()) {
-        io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-        io_uring_sqe_set_data64(sqe, ignored_tag);
-    }
-}
+void uring_backend::cancel_fd(int fd) noexcept { queue_cancel(0, fd); }
 
 void uring_backend::abandon(io_op& op) noexcept {
     op.abandoned = true;
@@ -214,6 +233,7 @@ void uring_backend::abandon(io_op& op) noexcept {
     // The awaiter is about to be destroyed: wait here until the kernel is done with the op. Only
     // this op matters; other completions reaped meanwhile are queued as usual.
     while (op.in_flight) {
+        flush_pending_cancels();
         const int r = io_uring_submit_and_wait(&ring_, 1);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME) {
             log(log_level::error, std::string("io_uring wait failed while draining a cancelled "
@@ -259,6 +279,7 @@ void uring_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
     arm_wake_read();
     enter(timeout);
     reap();
+    flush_pending_cancels();
 }
 
 void uring_backend::reap() noexcept {
@@ -281,17 +302,21 @@ void uring_backend::on_completion(std::uint64_t user_data, int res) noexcept {
     io_op& op = *reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
 
     if (op.backend_stage == stage_waiting_readiness) {
-        // The readiness wait for a read/write that met a non-blocking fd has ended.
+        // The readiness wait for a read/write that met a non-blocking fd has ended. Its result
+        // is a poll mask, never the op's result: issue the op, or end it as cancelled.
         op.backend_stage = 0;
-        if (res >= 0 && !op.cancel_requested) {
+        if (res >= 0 && op.cancel_requested) {
+            res = -ECANCELED;
+        } else if (res >= 0) {
             if (io_uring_sqe* sqe = next_sqe()) {
                 prep(*sqe, op);
                 return;
             }
             res = -EBUSY;
         }
-    } else if (res == -EAGAIN && (op.code == op_code::read || op.code == op_code::write) &&
-               !op.cancel_requested) {
+    } else if (res == -EAGAIN && op.cancel_requested) {
+        res = -ECANCELED;  // it would have waited; the owner asked it not to
+    } else if (res == -EAGAIN && (op.code == op_code::read || op.code == op_code::write)) {
         // read/write on an O_NONBLOCK fd completes with -EAGAIN instead of waiting: wait for
         // readiness, then issue it again.
         if (io_uring_sqe* sqe = next_sqe()) {

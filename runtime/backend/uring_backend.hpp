@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/backend/backend.hpp"
 
@@ -43,6 +45,8 @@ private:
     void prep(io_uring_sqe& sqe, io_op& op) noexcept;
     void prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept;
     void arm_wake_read() noexcept;
+    void queue_cancel(std::uint64_t user_data, int fd) noexcept;
+    void flush_pending_cancels() noexcept;
     void enter(std::optional<std::chrono::nanoseconds> timeout);
     void reap() noexcept;
     void on_completion(std::uint64_t user_data, int res) noexcept;
@@ -54,6 +58,9 @@ private:
     std::uint64_t wake_counter_ = 0;  // KERNEL-OWNS while the wake read is armed
     bool wake_armed_ = false;
     std::size_t in_flight_ = 0;
+    // Cancels that found the SQ full (the kernel refuses submissions while the CQ overflows):
+    // issued after the next reap. {user_data, -1} cancels one op; {0, fd} all ops on an fd.
+    std::vector<std::pair<std::uint64_t, int>> pending_cancels_;
 };
 
 }  // namespace coil::detail

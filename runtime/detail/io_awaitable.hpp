@@ -42,7 +42,8 @@ public:
     bool await_suspend(std::coroutine_handle<P> awaiting) {
         event_loop& loop = event_loop::current_or_throw();
         cancel_state* cancel = cancel_state_of(awaiting);
-        if (cancel && cancel->requested()) {
+        // close() has already taken the fd from its owner: it must run even when cancelled.
+        if (cancel && cancel->requested() && op_.code != op_code::close) {
             op_.res = -ECANCELED;
             return false;
         }

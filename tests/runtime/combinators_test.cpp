@@ -237,6 +237,68 @@ TEST_P(CombinatorsTest, ParentCancellationIsNotReportedAsATimeout) {
     EXPECT_EQ(run(main_task()), std::errc::operation_canceled);
 }
 
+// Regression: join() used to re-parent the group's cancel scope onto the joiner's token. Joined
+// inside with_timeout, the group then kept a link into with_timeout's freed scope.
+TEST_P(CombinatorsTest, JoiningAGroupInsideWithTimeoutLeavesNoLinkToTheFreedScope) {
+    auto body = []() -> task<void> {
+        coil::task_group group(co_await coil::current_cancel_token());
+        group.spawn([]() -> task<void> { co_await coil::sleep_for(1ms); }());
+        auto joined = co_await coil::with_timeout(group.join(), 1h);
+        EXPECT_TRUE(joined);
+        group.spawn([]() -> task<void> { co_await coil::sleep_for(1ms); }());
+        co_await group.join();
+    };  // ~task_group then ~cancel_source: no callback of a freed scope may remain
+    run(body());
+}
+
+// Regression: a group joined from a task with another token stopped following the parent token
+// it was built with.
+TEST_P(CombinatorsTest, AGroupFollowsItsParentTokenWhenJoinedUnderAnotherToken) {
+    coil::cancel_source parent;  // the group's
+    coil::cancel_source other;   // the joining task's
+    bool child_cancelled = false;
+    auto join = [](coil::task_group& g) -> task<void> { co_await g.join(); };
+    auto canceller = [](coil::cancel_source& s) -> task<void> {
+        co_await coil::sleep_for(2ms);
+        s.request_cancel();
+    };
+    auto body = [&]() -> task<void> {
+        coil::task_group group(parent.token());
+        group.spawn([](bool& cancelled) -> task<void> {
+            auto r = co_await coil::sleep_for(1h);
+            cancelled = !r;
+        }(child_cancelled));
+        co_await coil::when_all(join(group), canceller(parent));
+    };
+    auto t = body();
+    t.set_cancel_token(other.token());
+    run(std::move(t));
+    EXPECT_TRUE(child_cancelled);
+}
+
+// Regression: when_any's children outlived its cancel scope when a when_any was destroyed
+// mid-flight (their I/O cancel hooks then unlinked from a dead scope).
+TEST_P(CombinatorsTest, DestroyingAWhenAnyMidFlightDestroysTheChildrenBeforeItsScope) {
+    auto p1 = coil::testing::make_socket_pair();
+    auto p2 = coil::testing::make_socket_pair();
+    auto reader = [](int fd) -> task<int> {
+        std::byte buf[8];
+        (void)co_await coil::recv(fd, buf);
+        co_return fd;
+    };
+    {
+        coil::event_loop loop(options());
+        auto main_task = [&]() -> task<void> {
+            coil::spawn([](task<int> a, task<int> b) -> task<void> {
+                (void)co_await coil::when_any(std::move(a), std::move(b));
+            }(reader(p1.a.get()), reader(p2.a.get())));
+            co_await coil::sleep_for(2ms);
+        };
+        loop.run(main_task());
+    }  // destroys the spawned when_any while both recvs are in flight
+    SUCCEED();
+}
+
 COIL_INSTANTIATE_BACKEND_TEST(CombinatorsTest);
 
 }  // namespace

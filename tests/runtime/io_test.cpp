@@ -269,6 +269,34 @@ TEST_P(IoTest, FinArrivingInTheSameEdgeAsTheLastDataIsReportedAsEof) {
     EXPECT_EQ(run(body()), coil::errc::eof);
 }
 
+// Regression: close() takes the fd from its owner, so it must run even in a task that is already
+// cancelled; it used to short-circuit with operation_canceled and leak the fd.
+TEST_P(IoTest, CloseInAnAlreadyCancelledTaskStillClosesTheFd) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    coil::unique_fd keep(fds[0]);
+    coil::cancel_source source;
+    source.request_cancel();
+    auto body = [&]() -> task<void> { (void)co_await coil::close(coil::unique_fd(fds[1])); };
+    auto t = body();
+    t.set_cancel_token(source.token());
+    run(std::move(t));
+    char c;
+    EXPECT_EQ(::read(keep.get(), &c, 1), 0);  // the write end is closed: EOF, not EAGAIN
+}
+
+TEST_P(IoTest, WriteToAPipeWithoutReaderIsEpipeNotSigpipe) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    coil::unique_fd w(fds[1]);
+    ::close(fds[0]);
+    auto body = [&]() -> task<std::error_code> {
+        auto r = co_await coil::write(w.get(), bytes_of("x"));
+        co_return r.error();
+    };
+    EXPECT_EQ(run(body()), std::errc::broken_pipe);  // and we are alive to check it
+}
+
 COIL_INSTANTIATE_BACKEND_TEST(IoTest);
 
 }  // namespace
