@@ -36,11 +36,12 @@ result<tcp_listener> tcp_listener::bind(const ip_endpoint& endpoint, const liste
     tcp_listener listener;
     listener.local_ = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), len).value_or(endpoint);
     listener.handle_ = io_handle(std::move(fd));
+    listener.connections_ = acceptor(listener.handle_.fd());
     return listener;
 }
 
-task<result<tcp_stream>> tcp_listener::accept() const {
-    auto conn = co_await handle_.track(coil::accept(handle_.fd()));
+task<result<tcp_stream>> tcp_listener::accept() {
+    auto conn = co_await connections_.accept();
     if (!conn) co_return conn.error();
     co_return tcp_stream(std::move(*conn));
 }

@@ -8,6 +8,7 @@
 //     }
 //
 // Result: accept yields a connected stream (non-blocking, close-on-exec), or the OS error.
+// On io_uring one multishot accept serves all accept() calls (see runtime/acceptor.hpp).
 // EMFILE/ENFILE (out of fds) and ECONNABORTED are ordinary results: a server should back off
 // and keep serving, not stop.
 // Cancellation: accept honours the task's cancel token; if the kernel had already accepted, the
@@ -18,6 +19,7 @@
 
 #include "net/ip_endpoint.hpp"
 #include "net/tcp_stream.hpp"
+#include "runtime/acceptor.hpp"
 #include "runtime/io_handle.hpp"
 #include "runtime/result.hpp"
 #include "runtime/task.hpp"
@@ -39,16 +41,20 @@ public:
     static result<tcp_listener> bind(const ip_endpoint& endpoint, const listen_options& options = {});
 
     /// Waits for and accepts one connection.
-    task<result<tcp_stream>> accept() const;
+    task<result<tcp_stream>> accept();
 
     /// The bound address, with the port the kernel chose for port 0.
     [[nodiscard]] ip_endpoint local_endpoint() const noexcept { return local_; }
     [[nodiscard]] int native_handle() const noexcept { return handle_.fd(); }
     [[nodiscard]] bool is_open() const noexcept { return handle_.valid(); }
-    void close() noexcept { handle_.reset(); }
+    void close() noexcept {
+        connections_ = acceptor();  // drains the multishot before the fd goes
+        handle_.reset();
+    }
 
 private:
     io_handle handle_;
+    acceptor connections_;  // declared after handle_: destroyed (and drained) before it closes
     ip_endpoint local_;
 };
 

@@ -2,6 +2,7 @@
 // The whole runtime layer in one include, for applications. coil's own sources include the
 // specific headers instead.
 
+#include "runtime/acceptor.hpp"
 #include "runtime/backend_kind.hpp"
 #include "runtime/cancel.hpp"
 #include "runtime/errc.hpp"

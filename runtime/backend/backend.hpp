@@ -51,6 +51,10 @@ public:
     /// `fd` is about to be closed: forget anything registered for it.
     virtual void forget_fd(int fd) noexcept = 0;
 
+    /// Whether start() takes op_code::accept_multishot. The answer may turn false at run time
+    /// (a kernel that rejects the multishot flag); the op then ends with -EINVAL.
+    [[nodiscard]] virtual bool supports_multishot_accept() const noexcept = 0;
+
     /// Ops started and not yet completed.
     [[nodiscard]] virtual std::size_t in_flight() const noexcept = 0;
 

@@ -32,6 +32,7 @@ public:
     void wake() noexcept override;
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;
+    bool supports_multishot_accept() const noexcept override { return false; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::string description() const override;
 

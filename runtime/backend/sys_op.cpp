@@ -53,6 +53,7 @@ int once(io_op& op) noexcept {
         case op_code::send:
             return result_of(::send(op.fd, op.data, op.len, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
         case op_code::accept: return result_of(::accept4(op.fd, op.addr, op.addrlen, op.flags));
+        case op_code::accept_multishot: return -EINVAL;  // io_uring only
         case op_code::connect: return connect_step(op);
         case op_code::close: return result_of(::close(op.fd));
         case op_code::poll_readable: return poll_now(op.fd, POLLIN);

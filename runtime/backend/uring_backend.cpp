@@ -163,6 +163,9 @@ void uring_backend::prep(io_uring_sqe& sqe, io_op& op) noexcept {
         case op_code::accept:
             io_uring_prep_accept(&sqe, op.fd, op.addr, op.addrlen, op.flags);
             break;
+        case op_code::accept_multishot:
+            io_uring_prep_multishot_accept(&sqe, op.fd, nullptr, nullptr, op.flags);
+            break;
         case op_code::connect:
             io_uring_prep_connect(&sqe, op.fd, op.addr, op.connect_len);
             break;
@@ -288,18 +291,37 @@ void uring_backend::reap() noexcept {
     io_uring_cqe* cqe = nullptr;
     io_uring_for_each_cqe(&ring_, head, cqe) {
         ++seen;
-        on_completion(cqe->user_data, cqe->res);
+        on_completion(cqe->user_data, cqe->res, cqe->flags);
     }
     io_uring_cq_advance(&ring_, seen);
 }
 
-void uring_backend::on_completion(std::uint64_t user_data, int res) noexcept {
+void uring_backend::on_multishot_completion(io_op& op, int res, unsigned flags) noexcept {
+    const bool more = (flags & IORING_CQE_F_MORE) != 0;
+    if (!more) {
+        op.in_flight = false;
+        --in_flight_;
+        // Kernels before 5.19 reject the multishot flag: say so once, and the owner falls back.
+        if (res == -EINVAL && op.code == op_code::accept_multishot) multishot_accept_ = false;
+    }
+    if (op.abandoned) {
+        if (res >= 0) ::close(res);  // a connection nobody will take
+        return;
+    }
+    op.on_multishot(op, res, more);
+}
+
+void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned flags) noexcept {
     if (user_data == ignored_tag || user_data == LIBURING_UDATA_TIMEOUT) return;
     if (user_data == wake_tag) {
         wake_armed_ = false;
         return;
     }
     io_op& op = *reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
+    if (op.on_multishot != nullptr) {
+        on_multishot_completion(op, res, flags);
+        return;
+    }
 
     if (op.backend_stage == stage_waiting_readiness) {
         // The readiness wait for a read/write that met a non-blocking fd has ended. Its result

@@ -35,6 +35,7 @@ public:
     void wake() noexcept override;
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int) noexcept override {}  // the ring holds its own file references
+    bool supports_multishot_accept() const noexcept override { return multishot_accept_; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::string description() const override;
 
@@ -49,7 +50,8 @@ private:
     void flush_pending_cancels() noexcept;
     void enter(std::optional<std::chrono::nanoseconds> timeout);
     void reap() noexcept;
-    void on_completion(std::uint64_t user_data, int res) noexcept;
+    void on_completion(std::uint64_t user_data, int res, unsigned flags) noexcept;
+    void on_multishot_completion(io_op& op, int res, unsigned flags) noexcept;
 
     ready_queue& ready_;
     io_uring ring_;
@@ -57,6 +59,7 @@ private:
     int wake_fd_;
     std::uint64_t wake_counter_ = 0;  // KERNEL-OWNS while the wake read is armed
     bool wake_armed_ = false;
+    bool multishot_accept_ = true;  // until a kernel rejects it
     std::size_t in_flight_ = 0;
     // Cancels that found the SQ full (the kernel refuses submissions while the CQ overflows):
     // issued after the next reap. {user_data, -1} cancels one op; {0, fd} all ops on an fd.

@@ -22,6 +22,7 @@ enum class op_code : std::uint8_t {
     recv,
     send,
     accept,
+    accept_multishot,  // io_uring only: one submission, a completion per connection
     connect,
     close,
     poll_readable,
@@ -45,6 +46,10 @@ struct io_op : ready_node {
     sockaddr* addr = nullptr;             // accept: peer address out (may be null); connect: target
     socklen_t* addrlen = nullptr;         // accept: in/out length
     socklen_t connect_len = 0;            // connect: length of *addr
+
+    // Multishot ops: called for each completion instead of queueing the op; `more` is false on
+    // the last one (the op is then no longer in flight). Not called once the op is abandoned.
+    void (*on_multishot)(io_op& op, int res, bool more) noexcept = nullptr;
 
     // epoll: the fd's list of ops waiting for readiness.
     io_op* wait_prev = nullptr;
