@@ -90,7 +90,8 @@ struct acceptor::state {
     [[nodiscard]] bool multishot() const noexcept { return loop.supports_multishot_accept(); }
 
     void arm() noexcept {
-        pausing = false;
+        op.cancel_requested = false;  // left over from the last pause
+        op.res = 0;
         if (loop.start_io(op)) {
             queued.push_back(op.res);  // could not even start (no SQE): report it
             return;
@@ -118,8 +119,11 @@ struct acceptor::state {
 
     static void on_result(detail::io_op& base, int res, bool more) noexcept {
         state& s = *static_cast<multishot_op&>(base).owner;
-        if (!more) s.armed = false;
-        if (!more && (res == -ECANCELED && s.pausing)) res = retry_marker;  // our own pause
+        if (!more) {
+            s.armed = false;
+            if (res == -ECANCELED && s.pausing) res = retry_marker;  // our own pause ended it
+            s.pausing = false;  // the next accept() that finds the queue empty re-arms
+        }
         if (res == retry_marker || (!more && res == -EINVAL && !s.multishot())) {
             // Ended without a connection: waiters try again (re-arming, or a plain accept).
             while (waiter* w = s.oldest) {
@@ -167,7 +171,7 @@ task<result<unique_fd>> acceptor::accept() {
             s.queued.pop_front();
             co_return to_connection(res);
         }
-        if (!s.armed && !s.pausing) s.arm();
+        if (!s.armed) s.arm();  // (while a pause is being cancelled it is still armed: wait)
         if (!s.queued.empty()) continue;  // arming failed at once
         state::waiter w;
         w.owner = &s;
