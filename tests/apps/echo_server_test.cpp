@@ -113,10 +113,12 @@ TEST_P(EchoServerTest, HalfClosedClientGetsItsFullEchoThenEof) {
         auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(p), 5s);
         if (!s) co_return false;
         auto message = pattern(200'000, 11);
-        if (!co_await s->send_all(message)) co_return false;
+        auto sent = co_await s->send_all(message);
+        if (!sent) co_return false;
         (void)s->shutdown(coil::shutdown_how::write);
         std::vector<std::byte> back(message.size());
-        if (!co_await s->recv_exact(back) || back != message) co_return false;
+        auto got = co_await s->recv_exact(back);
+        if (!got || back != message) co_return false;
         std::array<std::byte, 1> more{};
         auto end = co_await s->recv(more);
         co_return end.error() == coil::errc::eof;
@@ -142,7 +144,8 @@ TEST_P(EchoServerTest, KeepsServingWhenItRunsOutOfFileDescriptors) {
         for (unsigned i = 0; i < held.size(); ++i) {
             auto message = pattern(32, i);
             std::vector<std::byte> back(message.size());
-            if (!co_await held[i].send_all(message)) continue;
+            auto sent = co_await held[i].send_all(message);
+            if (!sent) continue;
             auto got = co_await coil::with_timeout(held[i].recv_exact(back), 5s);
             if (got && back == message) ++served;
             held[i].close();
@@ -161,7 +164,9 @@ TEST_P(EchoServerTest, ListensOnIpv6Loopback) {
         if (!s) co_return false;
         auto message = pattern(10, 2);
         std::vector<std::byte> back(message.size());
-        co_return co_await s->send_all(message) && co_await s->recv_exact(back) && back == message;
+        auto sent = co_await s->send_all(message);
+        auto got = co_await s->recv_exact(back);
+        co_return sent && got && back == message;
     };
     EXPECT_TRUE(run(body(port)));
     EXPECT_EQ(stop(), 0);

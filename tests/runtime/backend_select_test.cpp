@@ -112,7 +112,8 @@ coil::task<bool> pipe_round_trip() {
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) co_return false;
     coil::unique_fd r(fds[0]), w(fds[1]);
     const std::array<std::byte, 3> out{std::byte{1}, std::byte{2}, std::byte{3}};
-    if (!co_await coil::write(w.get(), out)) co_return false;
+    auto written = co_await coil::write(w.get(), out);
+    if (!written) co_return false;
     std::array<std::byte, 3> in{};
     auto n = co_await coil::read(r.get(), in);
     co_return n && *n == 3 && in == out;

@@ -184,7 +184,8 @@ TEST_P(IoTest, CloseThroughTheBackend) {
 TEST_P(IoTest, NopCompletes) {
     auto body = []() -> task<bool> {
         for (int i = 0; i < 1000; ++i) {
-            if (!co_await coil::nop()) co_return false;
+            auto r = co_await coil::nop();
+            if (!r) co_return false;
         }
         co_return true;
     };
