@@ -129,6 +129,7 @@ void event_loop::run_ready_batch() {
     detail::ready_queue batch;
     batch.splice_back(ready_);
     while (detail::ready_node* node = batch.pop_front()) {
+        inline_budget_ = inline_budget_per_resume;
         node->handle.resume();
     }
 }

@@ -93,6 +93,11 @@ public:
     // ---- The interface for awaiters (runtime-internal, public so that awaiter templates can
     // ---- reach it). Not for application code.
     void schedule(detail::ready_node& node) noexcept { ready_.push_back(node); }
+    /// Cooperative budget: an operation that completed without suspending calls this; false
+    /// means the task has had its share of this turn and should go to the back of the queue.
+    [[nodiscard]] bool take_inline_budget() noexcept { return inline_budget_-- > 0; }
+    /// Completions without suspending a task may take in a row before it must yield.
+    static constexpr int inline_budget_per_resume = 64;
     bool start_io(detail::io_op& op) noexcept;
     void cancel_io(detail::io_op& op) noexcept;
     void abandon_io(detail::io_op& op) noexcept;
@@ -121,6 +126,7 @@ private:
     cancel_source spawn_scope_;
     std::function<void(std::exception_ptr)> unhandled_;
     bool running_ = false;
+    int inline_budget_ = inline_budget_per_resume;
 
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;

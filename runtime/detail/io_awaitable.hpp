@@ -49,7 +49,13 @@ public:
         }
         loop_ = &loop;
         op_.handle = awaiting;
-        if (loop.start_io(op_)) return false;  // completed at once (epoll fast path)
+        if (loop.start_io(op_)) {
+            // Completed at once (the epoll fast path). A task whose peer always keeps up would
+            // never suspend and would starve every other task: past its budget it yields.
+            if (loop.take_inline_budget()) return false;
+            loop.schedule(op_);
+            return true;
+        }
         if (cancel) {
             hook_.on_cancel = &on_cancel;
             hook_.self = this;
