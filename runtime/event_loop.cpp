@@ -105,6 +105,7 @@ bool event_loop::start_io(detail::io_op& op) noexcept { return backend_->start(o
 void event_loop::cancel_io(detail::io_op& op) noexcept { backend_->cancel(op); }
 void event_loop::abandon_io(detail::io_op& op) noexcept { backend_->abandon(op); }
 void event_loop::cancel_fd_ops(int fd) noexcept { backend_->cancel_fd(fd); }
+void event_loop::register_fd(int fd) noexcept { backend_->register_fd(fd); }
 bool event_loop::supports_multishot_accept() const noexcept { return backend_->supports_multishot_accept(); }
 void event_loop::fd_closing(int fd) noexcept { backend_->forget_fd(fd); }
 

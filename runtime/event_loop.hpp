@@ -102,6 +102,7 @@ public:
     void cancel_io(detail::io_op& op) noexcept;
     void abandon_io(detail::io_op& op) noexcept;
     void cancel_fd_ops(int fd) noexcept;
+    void register_fd(int fd) noexcept;
     [[nodiscard]] bool supports_multishot_accept() const noexcept;
     void arm_timer(detail::timer_node& timer) { timers_.push(timer); }
     void disarm_timer(detail::timer_node& timer) noexcept { timers_.remove(timer); }

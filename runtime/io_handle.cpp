@@ -16,6 +16,7 @@ void release_fd_record(fd_record* record) noexcept {
 io_handle::io_handle(unique_fd fd) {
     event_loop& loop = event_loop::current_or_throw();
     record_ = new detail::fd_record{fd.release(), 0, false, &loop};
+    loop.register_fd(record_->fd);
 }
 
 void io_handle::reset() noexcept {

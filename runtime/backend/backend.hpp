@@ -45,6 +45,10 @@ public:
     /// Makes a poll() in progress on the loop's thread return. Callable from any thread.
     virtual void wake() noexcept = 0;
 
+    /// `fd` will carry many operations (a connection): the backend may register it (io_uring:
+    /// a fixed file, sparing a file-reference round trip per op). Undone by forget_fd.
+    virtual void register_fd(int fd) noexcept = 0;
+
     /// Requests cancellation of every in-flight op on `fd` (each still completes once).
     virtual void cancel_fd(int fd) noexcept = 0;
 

@@ -30,6 +30,7 @@ public:
     void abandon(io_op& op) noexcept override;
     void poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void wake() noexcept override;
+    void register_fd(int) noexcept override {}  // registration happens on the first wait
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;
     bool supports_multishot_accept() const noexcept override { return false; }

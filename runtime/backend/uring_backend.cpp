@@ -1,9 +1,11 @@
 #include "runtime/backend/uring_backend.hpp"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -124,7 +126,44 @@ std::unique_ptr<uring_backend> uring_backend::create(ready_queue& ready, std::st
 
 uring_backend::uring_backend(ready_queue& ready, const io_uring& ring, unsigned flags,
                              int wake_fd) noexcept
-    : ready_(ready), ring_(ring), setup_flags_(flags), wake_fd_(wake_fd) {}
+    : ready_(ready), ring_(ring), setup_flags_(flags), wake_fd_(wake_fd) {
+    setup_fixed_files();
+}
+
+void uring_backend::setup_fixed_files() noexcept {
+    // A sparse table as large as the fd limit allows (the kernel caps it there), up to 64 Ki
+    // slots. Without it (kernels before 5.19) every op simply uses its plain fd.
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const auto slots = static_cast<unsigned>(std::min<rlim_t>(limit.rlim_cur, 65536));
+    if (slots == 0 || io_uring_register_files_sparse(&ring_, slots) < 0) return;
+    try {
+        fixed_.assign(slots, 0);
+    } catch (...) {
+        io_uring_unregister_files(&ring_);
+    }
+}
+
+void uring_backend::register_fd(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fixed_.size() || fixed_[static_cast<std::size_t>(fd)]) return;
+    if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1) {
+        fixed_[static_cast<std::size_t>(fd)] = 1;
+    }
+}
+
+void uring_backend::forget_fd(int fd) noexcept {
+    // The slot would otherwise keep the old file open and route a reused fd number's ops to it.
+    if (fd < 0 || static_cast<std::size_t>(fd) >= fixed_.size() || !fixed_[static_cast<std::size_t>(fd)]) return;
+    int empty = -1;
+    io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &empty, 1);
+    fixed_[static_cast<std::size_t>(fd)] = 0;
+}
+
+void uring_backend::use_fixed_file(io_uring_sqe& sqe, const io_op& op) const noexcept {
+    if (op.code == op_code::close || op.fd < 0) return;  // close takes a real fd
+    const auto slot = static_cast<std::size_t>(op.fd);
+    if (slot < fixed_.size() && fixed_[slot]) sqe.flags |= IOSQE_FIXED_FILE;  // sqe.fd is the slot
+}
 
 uring_backend::~uring_backend() {
     // Every op was abandoned or completed before the loop let go of us; the wake read may still
@@ -173,16 +212,19 @@ void uring_backend::prep(io_uring_sqe& sqe, io_op& op) noexcept {
         case op_code::poll_readable: io_uring_prep_poll_add(&sqe, op.fd, POLLIN); break;
         case op_code::poll_writable: io_uring_prep_poll_add(&sqe, op.fd, POLLOUT); break;
     }
+    use_fixed_file(sqe, op);
     io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
 }
 
 void uring_backend::prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept {
     const unsigned events = op.code == op_code::write ? POLLOUT : POLLIN;
     io_uring_prep_poll_add(&sqe, op.fd, events);
+    use_fixed_file(sqe, op);
     io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
 }
 
 bool uring_backend::start(io_op& op) noexcept {
+    if (op.code == op_code::close) forget_fd(op.fd);  // empty its fixed slot first
     io_uring_sqe* sqe = next_sqe();
     if (sqe == nullptr) {
         // The kernel refuses new work until we reap. A close must still happen (its fd has left

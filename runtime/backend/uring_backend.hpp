@@ -33,8 +33,9 @@ public:
     void abandon(io_op& op) noexcept override;
     void poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void wake() noexcept override;
+    void register_fd(int fd) noexcept override;
     void cancel_fd(int fd) noexcept override;
-    void forget_fd(int) noexcept override {}  // the ring holds its own file references
+    void forget_fd(int fd) noexcept override;
     bool supports_multishot_accept() const noexcept override { return multishot_accept_; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::string description() const override;
@@ -46,6 +47,8 @@ private:
     void prep(io_uring_sqe& sqe, io_op& op) noexcept;
     void prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept;
     void arm_wake_read() noexcept;
+    void setup_fixed_files() noexcept;
+    void use_fixed_file(io_uring_sqe& sqe, const io_op& op) const noexcept;
     void queue_cancel(std::uint64_t user_data, int fd) noexcept;
     void flush_pending_cancels() noexcept;
     void enter(std::optional<std::chrono::nanoseconds> timeout);
@@ -61,6 +64,8 @@ private:
     bool wake_armed_ = false;
     bool multishot_accept_ = true;  // until a kernel rejects it
     std::size_t in_flight_ = 0;
+    // Fixed-file table: slot i holds fd i while registered (so the lookup is the fd itself).
+    std::vector<std::uint8_t> fixed_;
     // Cancels that found the SQ full (the kernel refuses submissions while the CQ overflows):
     // issued after the next reap. {user_data, -1} cancels one op; {0, fd} all ops on an fd.
     std::vector<std::pair<std::uint64_t, int>> pending_cancels_;

@@ -298,6 +298,29 @@ TEST_P(IoTest, WriteToAPipeWithoutReaderIsEpipeNotSigpipe) {
     EXPECT_EQ(run(body()), std::errc::broken_pipe);  // and we are alive to check it
 }
 
+// Regression: on io_uring a registered fd lives in a fixed-file slot. close() through the backend
+// must empty that slot; otherwise the slot keeps the old socket open, and ops on the next file
+// that gets the same fd number would silently go to the old socket.
+TEST_P(IoTest, AnFdNumberReusedAfterCloseReachesTheNewFileNotTheOld) {
+    auto body = []() -> task<std::string> {
+        auto first = coil::testing::make_socket_pair();
+        const int number = first.a.get();
+        coil::event_loop::current()->register_fd(number);
+        auto closed = co_await coil::close(std::move(first.a));
+        EXPECT_TRUE(closed);
+        auto second = coil::testing::make_socket_pair();  // the lowest free number: `number`
+        EXPECT_TRUE(second.a.get() == number || second.b.get() == number);
+        const int reused = second.a.get() == number ? second.a.get() : second.b.get();
+        const int peer = reused == second.a.get() ? second.b.get() : second.a.get();
+        coil::event_loop::current()->register_fd(reused);
+        EXPECT_EQ(::send(peer, "new", 3, 0), 3);
+        std::array<std::byte, 8> buf{};
+        auto got = co_await coil::with_timeout(coil::recv(reused, buf), 2s);
+        co_return got ? as_string(std::span(buf).first(*got)) : got.error().message();
+    };
+    EXPECT_EQ(run(body()), "new");
+}
+
 COIL_INSTANTIATE_BACKEND_TEST(IoTest);
 
 }  // namespace
