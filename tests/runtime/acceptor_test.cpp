@@ -24,13 +24,7 @@ using coil::task;
 
 class AcceptorTest : public coil::testing::BackendTest {};
 
-// Connections waiting in a listening socket's accept queue (TCP_INFO reports it in tcpi_unacked).
-unsigned accept_queue_length(int listen_fd) {
-    tcp_info info{};
-    socklen_t len = sizeof info;
-    if (::getsockopt(listen_fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return ~0u;
-    return info.tcpi_unacked;
-}
+using coil::testing::accept_queue_length;
 
 // Accepts `n` connections; returns how many were valid.
 task<int> accept_n(coil::acceptor& a, int n) {

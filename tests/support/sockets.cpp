@@ -1,6 +1,7 @@
 #include "support/sockets.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -41,6 +42,13 @@ unique_fd connect_blocking(const sockaddr_in& address) {
     require(::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0,
             "connect");
     return fd;
+}
+
+unsigned accept_queue_length(int listen_fd) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(listen_fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return ~0u;
+    return info.tcpi_unacked;
 }
 
 socket_pair make_socket_pair() {

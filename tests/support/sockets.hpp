@@ -19,6 +19,9 @@ listener listen_loopback();
 /// A blocking client socket connected to `address` (loopback connects finish without accept).
 unique_fd connect_blocking(const sockaddr_in& address);
 
+/// Connections waiting in a listening socket's accept queue (TCP_INFO's tcpi_unacked).
+unsigned accept_queue_length(int listen_fd);
+
 /// A non-blocking AF_UNIX stream socketpair.
 struct socket_pair {
     unique_fd a;
