@@ -166,6 +166,24 @@ TEST_P(TcpStreamTest, ConnectToAPortNobodyListensOnIsRefused) {
     EXPECT_EQ(run(body()), std::errc::connection_refused);
 }
 
+TEST_P(TcpStreamTest, ConnectTimesOutWhenTheListenerDropsTheHandshake) {
+    auto body = []() -> task<std::error_code> {
+        // A listener that is never accepted from, with a backlog of one: once its accept queue
+        // is full, the kernel drops further SYNs, so the next handshake never completes.
+        coil::listen_options tiny;
+        tiny.backlog = 1;
+        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0), tiny).value();
+        std::vector<tcp_stream> queued;
+        for (int i = 0; i < 2; ++i) {
+            auto s = co_await coil::tcp_connect(listener.local_endpoint(), 1s);
+            if (s) queued.push_back(std::move(*s));
+        }
+        auto late = co_await coil::tcp_connect(listener.local_endpoint(), 50ms);
+        co_return late.error();
+    };
+    EXPECT_EQ(run(body()), std::errc::timed_out);
+}
+
 TEST_P(TcpStreamTest, ListenersCanShareAPortWithReusePort) {
     auto body = []() -> task<void> {
         coil::listen_options shared;
