@@ -36,8 +36,9 @@ struct acceptor::state {
         state* owner = nullptr;
         waiter* older = nullptr;
         waiter* newer = nullptr;
-        int res = 0;
+        int res = -ECANCELED;
         bool queued = false;
+        bool delivered = false;  // res holds a result (maybe a connection) for this waiter
         bool resumed = false;
 
         waiter() = default;
@@ -47,7 +48,7 @@ struct acceptor::state {
             detail::cancel_state::unlink(*this);
             if (queued) owner->remove(*this);
             unlink();  // delivered but not yet resumed
-            if (!resumed && res >= 0 && owner != nullptr) ::close(res);
+            if (delivered && !resumed && res >= 0) ::close(res);  // a connection nobody took
         }
         bool await_ready() const noexcept { return false; }
         template <class P>
@@ -80,7 +81,12 @@ struct acceptor::state {
         op.on_multishot = &on_result;
     }
     ~state() {
-        assert(oldest == nullptr && "an accept() outlived its acceptor");
+        // accept() calls still waiting (the listener closed under them) end with
+        // operation_canceled; they touch nothing of this state once resumed.
+        while (waiter* w = oldest) {
+            remove(*w);
+            deliver_to(*w, -ECANCELED);
+        }
         if (op.in_flight) loop.abandon_io(op);  // cancel, and drain until the last completion
         for (int res : queued) {
             if (res >= 0) ::close(res);
@@ -114,6 +120,7 @@ struct acceptor::state {
     }
     void deliver_to(waiter& w, int res) noexcept {
         w.res = res;
+        w.delivered = true;
         loop.schedule(w);
     }
 
@@ -135,6 +142,13 @@ struct acceptor::state {
         if (waiter* w = s.oldest) {
             s.remove(*w);
             s.deliver_to(*w, res);
+            // The multishot ended with this result (an error such as EMFILE): the others must
+            // not wait on a dead op; they try again and the first re-arms.
+            while (!more && s.oldest) {
+                waiter* other = s.oldest;
+                s.remove(*other);
+                s.deliver_to(*other, retry_marker);
+            }
         } else {
             s.queued.push_back(res);
             if (s.queued.size() >= max_queued && s.armed && !s.pausing) {
@@ -165,12 +179,12 @@ task<result<unique_fd>> acceptor::accept() {
     if (!state_) co_return std::errc::bad_file_descriptor;
     state& s = *state_;
     for (;;) {
-        if (!s.multishot()) co_return co_await coil::accept(s.listen_fd);
-        if (!s.queued.empty()) {
+        if (!s.queued.empty()) {  // first what the multishot already took from the kernel
             const int res = s.queued.front();
             s.queued.pop_front();
             co_return to_connection(res);
         }
+        if (!s.armed && !s.multishot()) co_return co_await coil::accept(s.listen_fd);
         if (!s.armed) s.arm();  // (while a pause is being cancelled it is still armed: wait)
         if (!s.queued.empty()) continue;  // arming failed at once
         state::waiter w;

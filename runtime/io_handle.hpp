@@ -41,6 +41,7 @@ public:
     ~op_counter() { stop(); }
 
     void start() noexcept {
+        if (record_ == nullptr) return;  // a closed handle: the op runs on fd -1 and fails (EBADF)
         ++record_->in_flight;
         counting_ = true;
     }

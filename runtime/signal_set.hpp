@@ -6,7 +6,7 @@
 //
 // The constructor blocks the signals in the calling thread (threads created afterwards inherit
 // that) and reads them from a signalfd through the event loop, on either backend. The destructor
-// restores the previous signal mask.
+// unblocks only the signals this set blocked (others' blocks and later mask changes stay).
 // Result: wait() yields the signal number, or operation_canceled if the task was cancelled.
 // Threading: loop thread only; construct before starting other threads.
 
@@ -31,7 +31,7 @@ public:
     task<result<int>> wait();
 
 private:
-    sigset_t previous_mask_{};
+    sigset_t added_{};  // the signals this set blocked (they were not blocked before)
     io_handle fd_;
 };
 

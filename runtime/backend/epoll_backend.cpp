@@ -104,12 +104,24 @@ bool epoll_backend::known_not_ready(const fd_entry& e, const io_op& op) noexcept
     return waits_for_write(op.code) ? e.drained_out : e.drained_in;
 }
 
+bool epoll_backend::is_stream_socket(fd_entry& e, int fd) noexcept {
+    if (e.stream < 0) {
+        int type = 0;
+        socklen_t len = sizeof type;
+        e.stream = ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+    }
+    return e.stream == 1;
+}
+
 void epoll_backend::note_result(fd_entry& e, const io_op& op, int res) noexcept {
     if (!remembers_readiness(op.code)) return;
     // EAGAIN, or a short transfer on a stream socket: the queue is empty (or full) right now, and
     // the next change comes with an edge. End of stream (0) and errors stay ready: they repeat.
-    const bool drained = res == -EAGAIN || (op.code != op_code::accept && res > 0 &&
-                                            static_cast<std::uint32_t>(res) < op.len);
+    // A short datagram, or a MSG_PEEK (it consumes nothing), says nothing about what is queued.
+    const bool short_transfer = op.code != op_code::accept && res > 0 &&
+                                static_cast<std::uint32_t>(res) < op.len &&
+                                !(op.flags & MSG_PEEK) && is_stream_socket(e, op.fd);
+    const bool drained = res == -EAGAIN || short_transfer;
     if (waits_for_write(op.code)) e.drained_out = drained; else e.drained_in = drained;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "runtime/backend/backend.hpp"
@@ -51,6 +52,7 @@ private:
         bool drained_in = false;   // no data to read until the next in-edge
         bool drained_out = false;  // no room to write until the next out-edge
         bool hung_up = false;      // saw RDHUP/HUP/ERR: every later op must try its syscall
+        std::int8_t stream = -1;   // SOCK_STREAM? (-1: not asked yet); only streams drain in order
     };
 
     fd_entry& entry(int fd);
@@ -59,6 +61,7 @@ private:
     void retry(fd_entry& e, wait_list& list) noexcept;
     static bool known_not_ready(const fd_entry& e, const io_op& op) noexcept;
     static void note_result(fd_entry& e, const io_op& op, int res) noexcept;
+    static bool is_stream_socket(fd_entry& e, int fd) noexcept;
     void complete(io_op& op, int res) noexcept;
     void unlink_waiting(io_op& op) noexcept;
     void fail_waiting(int fd, int res) noexcept;

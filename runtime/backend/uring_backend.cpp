@@ -263,6 +263,13 @@ void uring_backend::flush_pending_cancels() noexcept {
     for (auto [user_data, fd] : pending) queue_cancel(user_data, fd);
 }
 
+void uring_backend::forget_pending_cancel(const io_op& op) noexcept {
+    // A cancel still waiting for an SQE must not outlive its op: the address may be reused.
+    if (pending_cancels_.empty()) return;
+    const auto user_data = reinterpret_cast<std::uintptr_t>(&op);
+    std::erase_if(pending_cancels_, [&](const auto& c) { return c.first == user_data && c.second < 0; });
+}
+
 void uring_backend::cancel(io_op& op) noexcept {
     op.cancel_requested = true;
     if (!op.in_flight) return;
@@ -343,13 +350,19 @@ void uring_backend::on_multishot_completion(io_op& op, int res, unsigned flags) 
     if (!more) {
         op.in_flight = false;
         --in_flight_;
-        // Kernels before 5.19 reject the multishot flag: say so once, and the owner falls back.
-        if (res == -EINVAL && op.code == op_code::accept_multishot) multishot_accept_ = false;
+        // Kernels before 5.19 reject the multishot flag: say so once, and the owners fall back.
+        // Only before any multishot has worked: later EINVALs are about one socket (e.g. a
+        // listener shut down), not about the kernel.
+        if (res == -EINVAL && op.code == op_code::accept_multishot && !multishot_accept_confirmed_) {
+            multishot_accept_ = false;
+        }
     }
+    if (more || res >= 0) multishot_accept_confirmed_ = true;
     if (op.abandoned) {
         if (res >= 0) ::close(res);  // a connection nobody will take
         return;
     }
+    if (!more) forget_pending_cancel(op);
     op.on_multishot(op, res, more);
 }
 
@@ -394,6 +407,7 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
     op.res = res;
     op.in_flight = false;
     --in_flight_;
+    forget_pending_cancel(op);
     if (op.abandoned) {
         // Nobody will look at the result; release what the kernel produced for the dead owner.
         if (op.code == op_code::accept && res >= 0) ::close(res);

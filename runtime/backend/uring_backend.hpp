@@ -51,6 +51,7 @@ private:
     void use_fixed_file(io_uring_sqe& sqe, const io_op& op) const noexcept;
     void queue_cancel(std::uint64_t user_data, int fd) noexcept;
     void flush_pending_cancels() noexcept;
+    void forget_pending_cancel(const io_op& op) noexcept;
     void enter(std::optional<std::chrono::nanoseconds> timeout);
     void reap() noexcept;
     void on_completion(std::uint64_t user_data, int res, unsigned flags) noexcept;
@@ -62,7 +63,8 @@ private:
     int wake_fd_;
     std::uint64_t wake_counter_ = 0;  // KERNEL-OWNS while the wake read is armed
     bool wake_armed_ = false;
-    bool multishot_accept_ = true;  // until a kernel rejects it
+    bool multishot_accept_ = true;            // until a kernel rejects it
+    bool multishot_accept_confirmed_ = false;  // a multishot accept has worked on this ring
     std::size_t in_flight_ = 0;
     // Fixed-file table: slot i holds fd i while registered (so the lookup is the fd itself).
     std::vector<std::uint8_t> fixed_;

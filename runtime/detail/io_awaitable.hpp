@@ -28,12 +28,14 @@ public:
     ~io_awaitable() {
         if (loop_ == nullptr) return;
         cancel_state::unlink(hook_);
-        if (op_.in_flight) loop_->abandon_io(op_);
-        op_.unlink();  // completed and queued, but never resumed
-        if (!resumed_ && op_.code == op_code::accept && op_.res >= 0) {
-            // The kernel accepted for a task that is gone: don't leak the connection.
+        if (op_.in_flight) {
+            // The backend releases whatever the op still produces (an accepted fd) itself.
+            loop_->abandon_io(op_);
+        } else if (!resumed_ && op_.code == op_code::accept && op_.res >= 0) {
+            // It completed and was queued, but the task went away before taking the connection.
             unique_fd leaked(op_.res);
         }
+        op_.unlink();  // completed and queued, but never resumed
     }
 
     bool await_ready() const noexcept { return false; }

@@ -153,6 +153,39 @@ TEST_P(TcpStreamTest, ClosingAStreamWhileAnotherTaskReadsCancelsTheReadAndCloses
     run(body());
 }
 
+// Regression: an operation on a closed stream dereferenced its null fd record.
+TEST_P(TcpStreamTest, UsingAClosedStreamIsAnErrorNotACrash) {
+    auto body = []() -> task<std::error_code> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        client.close();
+        std::array<std::byte, 4> buf{};
+        auto r = co_await client.recv(buf);
+        co_return r.error();
+    };
+    EXPECT_EQ(run(body()), std::errc::bad_file_descriptor);
+}
+
+// Closing a listener while another task waits in accept() ends that accept, whatever backend.
+TEST_P(TcpStreamTest, ClosingAListenerEndsAnAcceptWaitingInAnotherTask) {
+    auto body = []() -> task<std::error_code> {
+        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0)).value();
+        auto waiter = [](coil::tcp_listener& l) -> task<std::error_code> {
+            auto r = co_await coil::with_timeout(l.accept(), 5s);
+            co_return r.error();
+        };
+        auto closer = [](coil::tcp_listener& l) -> task<std::error_code> {
+            co_await coil::sleep_for(5ms);
+            l.close();
+            co_return std::error_code{};
+        };
+        auto [error, ignored] = co_await coil::when_all(waiter(listener), closer(listener));
+        co_return error;
+    };
+    const auto error = run(body());
+    EXPECT_NE(error, std::errc::timed_out) << "the accept kept waiting on a closed listener";
+    EXPECT_TRUE(error) << "no connection was made, so accept cannot have succeeded";
+}
+
 TEST_P(TcpStreamTest, ConnectToAPortNobodyListensOnIsRefused) {
     auto body = []() -> task<std::error_code> {
         coil::ip_endpoint closed;

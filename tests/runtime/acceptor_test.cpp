@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <vector>
 
 #include "runtime/event_loop.hpp"
@@ -132,6 +135,112 @@ TEST_P(AcceptorTest, DestroyingTheAcceptorClosesTheConnectionsItQueued) {
     timeval tv{2, 0};
     ::setsockopt(clients[0].get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     EXPECT_EQ(::recv(clients[0].get(), &c, 1, 0), 0);
+}
+
+// Regression: a waiting accept() destroyed before any connection came closed fd 0 (its result
+// field started at 0 and was taken for a connection nobody had collected).
+TEST_P(AcceptorTest, AWaitingAcceptDestroyedBeforeAnyConnectionClosesNothing) {
+    coil::testing::occupy_fd_zero();
+    auto listener = coil::testing::listen_loopback();
+    auto body = [&]() -> task<void> {
+        coil::acceptor a(listener.fd.get());
+        {
+            coil::task_group group;
+            group.spawn([](coil::acceptor& acc) -> task<void> { (void)co_await acc.accept(); }(a));
+            co_await coil::sleep_for(2ms);
+        }  // destroys the waiting accept()
+    };
+    run(body());
+    EXPECT_TRUE(coil::testing::fd_is_open(0));
+}
+
+// Regression: destroying the acceptor (closing the listener) while another task waited in
+// accept() hit an assertion (and left the waiter pointing at freed state). It now ends the wait
+// with operation_canceled.
+TEST_P(AcceptorTest, DestroyingTheAcceptorEndsAcceptsStillWaiting) {
+    auto listener = coil::testing::listen_loopback();
+    auto body = [&]() -> task<std::error_code> {
+        std::optional<coil::acceptor> a(std::in_place, listener.fd.get());
+        auto waiter = [](coil::acceptor& acc) -> task<std::error_code> {
+            auto r = co_await coil::with_timeout(acc.accept(), 5s);
+            co_return r.error();
+        };
+        auto closer = [](std::optional<coil::acceptor>& acc) -> task<std::error_code> {
+            co_await coil::sleep_for(5ms);
+            acc.reset();
+            co_return std::error_code{};
+        };
+        auto [error, ignored] = co_await coil::when_all(waiter(*a), closer(a));
+        co_return error;
+    };
+    const auto error = run(body());
+    // epoll's plain accept is cancelled by the fd-level close that follows in a listener; with
+    // the acceptor alone it simply keeps waiting until the timeout.
+    if (backend() == coil::backend_kind::io_uring) {
+        EXPECT_EQ(error, std::errc::operation_canceled);
+    } else {
+        EXPECT_TRUE(error == std::errc::timed_out || error == std::errc::operation_canceled) << error.message();
+    }
+}
+
+// Regression: a multishot that ended with an error (EMFILE) gave it to the oldest waiter and left
+// the others waiting on a dead op. They must re-arm and get the next connection.
+TEST_P(AcceptorTest, AfterAnAcceptErrorTheOtherWaitersStillGetConnections) {
+    auto listener = coil::testing::listen_loopback();
+    coil::unique_fd c1(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    coil::unique_fd c2(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct restore_limit {
+        rlimit limit;
+        ~restore_limit() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+    } restore{old};
+    std::vector<std::string> outcomes;
+    auto waiter = [&](coil::acceptor& a) -> task<void> {
+        auto r = co_await coil::with_timeout(a.accept(), 2s);
+        outcomes.push_back(r ? "connection" : r.error().message());
+    };
+    auto driver = [&]() -> task<void> {
+        co_await coil::sleep_for(5ms);
+        EXPECT_EQ(::connect(c1.get(), reinterpret_cast<const sockaddr*>(&listener.address), sizeof listener.address), 0);
+        co_await coil::sleep_for(30ms);  // accepting it fails: no fd left
+        ::setrlimit(RLIMIT_NOFILE, &old);
+        EXPECT_EQ(::connect(c2.get(), reinterpret_cast<const sockaddr*>(&listener.address), sizeof listener.address), 0);
+    };
+    auto body = [&]() -> task<void> {
+        coil::acceptor a(listener.fd.get());
+        rlimit low = old;
+        low.rlim_cur = static_cast<rlim_t>(c2.get()) + 1;  // every fd number is taken
+        ::setrlimit(RLIMIT_NOFILE, &low);
+        co_await coil::when_all(waiter(a), waiter(a), driver());
+    };
+    run(body());
+    ASSERT_EQ(outcomes.size(), 2u);
+    // Whichever way the error and the connections were shared out, nobody waited in vain.
+    EXPECT_NE(outcomes[0], std::make_error_code(std::errc::timed_out).message());
+    EXPECT_NE(outcomes[1], std::make_error_code(std::errc::timed_out).message());
+}
+
+// Regression: one listener's multishot ending with EINVAL (it was shut down) switched multishot
+// off for the whole loop, stranding the connections another acceptor had already queued.
+TEST_P(AcceptorTest, OneListenersEinvalLeavesTheOthersQueuedConnectionsReachable) {
+    auto a_listener = coil::testing::listen_loopback();
+    auto b_listener = coil::testing::listen_loopback();
+    std::vector<coil::unique_fd> clients;
+    auto body = [&]() -> task<bool> {
+        coil::acceptor a(a_listener.fd.get());
+        coil::acceptor b(b_listener.fd.get());
+        clients.push_back(coil::testing::connect_blocking(a_listener.address));
+        EXPECT_EQ(co_await accept_n(a, 1), 1);  // arms A's multishot
+        clients.push_back(coil::testing::connect_blocking(a_listener.address));
+        co_await coil::sleep_for(20ms);  // queued by A's multishot, nobody asked yet
+        ::shutdown(b_listener.fd.get(), SHUT_RD);
+        auto from_b = co_await coil::with_timeout(b.accept(), 1s);
+        EXPECT_FALSE(from_b);
+        auto from_a = co_await coil::with_timeout(a.accept(), 2s);
+        co_return from_a && from_a->valid();
+    };
+    EXPECT_TRUE(run(body()));
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(AcceptorTest);

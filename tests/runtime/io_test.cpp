@@ -321,6 +321,39 @@ TEST_P(IoTest, AnFdNumberReusedAfterCloseReachesTheNewFileNotTheOld) {
     EXPECT_EQ(run(body()), "new");
 }
 
+// Regression: epoll's readiness memory took any short recv for "drained". A datagram socket
+// returns one short datagram per recv with more queued, and MSG_PEEK consumes nothing: the next
+// recv then waited for an edge that never came.
+task<std::string> recv_twice(int fd, int first_flags, int peer) {
+    std::array<std::byte, 100> buf{};
+    auto writer = [](int to) -> task<void> {
+        co_await coil::sleep_for(5ms);  // the first recv is waiting (registered) by then
+        EXPECT_EQ(::send(to, "one", 3, 0), 3);
+        EXPECT_EQ(::send(to, "two", 3, 0), 3);
+    };
+    auto reader = [&]() -> task<std::string> {
+        auto first = co_await coil::recv(fd, buf, first_flags);
+        EXPECT_TRUE(first);
+        auto second = co_await coil::with_timeout(coil::recv(fd, buf), 2s);
+        co_return second ? as_string(std::span(buf).first(*second)) : second.error().message();
+    };
+    auto [text, done] = co_await coil::when_all(reader(), writer(peer));
+    co_return text;
+}
+
+TEST_P(IoTest, ADatagramSocketWithMoreQueuedIsNotTakenForDrained) {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    coil::unique_fd a(fds[0]), b(fds[1]);
+    EXPECT_EQ(run(recv_twice(a.get(), 0, b.get())), "two");
+}
+
+TEST_P(IoTest, APeekDoesNotMarkASocketDrained) {
+    auto pair = coil::testing::make_socket_pair();
+    const auto got = run(recv_twice(pair.b.get(), MSG_PEEK, pair.a.get()));
+    EXPECT_TRUE(got == "one" || got == "onetwo") << got;  // what was peeked is still there
+}
+
 COIL_INSTANTIATE_BACKEND_TEST(IoTest);
 
 }  // namespace

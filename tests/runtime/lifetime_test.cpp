@@ -83,6 +83,9 @@ task<void> accept_and_hold(int listen_fd) {
 }
 
 TEST_P(CancelledAcceptTest, AcceptCompletedForADestroyedTaskDoesNotLeakTheFd) {
+    // Regression: the awaiter of an abandoned accept closed op.res, which epoll never set (fd 0
+    // was closed) and io_uring had already closed (a double close). fd 0 must survive.
+    coil::testing::occupy_fd_zero();
     for (int yields = 0; yields < 4; ++yields) {
         SCOPED_TRACE(yields);
         auto listener = coil::testing::listen_loopback();
@@ -95,6 +98,7 @@ TEST_P(CancelledAcceptTest, AcceptCompletedForADestroyedTaskDoesNotLeakTheFd) {
             }  // destroyed here, wherever the accept had got to
         };
         run(body());
+        EXPECT_TRUE(coil::testing::fd_is_open(0)) << "an abandoned accept closed fd 0";
         // With no yield the task never started: the connection still waits in the backlog, and
         // nothing was accepted that could leak. Otherwise the kernel handed it out, to the task
         // or to the abandoned op, and either way the server side must be closed by now: the
@@ -114,6 +118,20 @@ TEST_P(CancelledAcceptTest, AcceptCompletedForADestroyedTaskDoesNotLeakTheFd) {
             EXPECT_EQ(n, 0);
         }
     }
+}
+
+// Regression: an accept destroyed while still waiting (no connection yet) had its awaiter
+// close op.res, which epoll never set: fd 0 was closed.
+TEST_P(CancelledAcceptTest, AnAcceptDestroyedWhileWaitingClosesNothing) {
+    coil::testing::occupy_fd_zero();
+    auto listener = coil::testing::listen_loopback();
+    auto body = [&]() -> task<void> {
+        coil::task_group group;
+        group.spawn([](int fd) -> task<void> { (void)co_await coil::accept(fd); }(listener.fd.get()));
+        co_await coil::sleep_for(2ms);
+    };  // the group destroys the waiting accept
+    run(body());
+    EXPECT_TRUE(coil::testing::fd_is_open(0));
 }
 
 TEST_P(CancelledAcceptTest, CancelledAcceptThatWonTheRaceReturnsTheConnection) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <memory>
+
 #include "runtime/event_loop.hpp"
 #include "runtime/sleep.hpp"
 #include "runtime/task_group.hpp"
@@ -42,6 +44,20 @@ TEST_P(SignalSetTest, RestoresTheSignalMaskWhenDestroyed) {
     };
     EXPECT_TRUE(run(body()));
     EXPECT_FALSE(blocked(SIGUSR2));
+}
+
+// Regression: a set restored the whole mask it saw at construction, so destroying sets out of
+// order unblocked a signal another living set still relied on.
+TEST_P(SignalSetTest, DestroyingSetsOutOfOrderKeepsTheLivingSetsSignalsBlocked) {
+    auto body = []() -> task<bool> {
+        auto first = std::make_unique<coil::signal_set>(std::initializer_list<int>{SIGUSR1});
+        auto second = std::make_unique<coil::signal_set>(std::initializer_list<int>{SIGUSR2});
+        first.reset();  // the older one goes first
+        const bool still = blocked(SIGUSR2) && !blocked(SIGUSR1);
+        second.reset();
+        co_return still && !blocked(SIGUSR2);
+    };
+    EXPECT_TRUE(run(body()));
 }
 
 TEST_P(SignalSetTest, AWaitIsCancellable) {

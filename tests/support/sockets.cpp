@@ -1,6 +1,8 @@
 #include "support/sockets.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <netinet/tcp.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -43,6 +45,17 @@ unique_fd connect_blocking(const sockaddr_in& address) {
             "connect");
     return fd;
 }
+
+void occupy_fd_zero() {
+    if (fd_is_open(0)) return;
+    const int fd = ::open("/dev/null", O_RDONLY);  // lowest free number: 0
+    if (fd > 0) {
+        ::dup2(fd, 0);
+        ::close(fd);
+    }
+}
+
+bool fd_is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
 
 unsigned accept_queue_length(int listen_fd) {
     tcp_info info{};

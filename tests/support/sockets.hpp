@@ -19,6 +19,11 @@ listener listen_loopback();
 /// A blocking client socket connected to `address` (loopback connects finish without accept).
 unique_fd connect_blocking(const sockaddr_in& address);
 
+/// Makes sure fd 0 is open (CI may start us without stdin) so that a stray close(0) shows.
+void occupy_fd_zero();
+/// Whether `fd` is open.
+bool fd_is_open(int fd);
+
 /// Connections waiting in a listening socket's accept queue (TCP_INFO's tcpi_unacked).
 unsigned accept_queue_length(int listen_fd);
 
