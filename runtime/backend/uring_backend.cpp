@@ -26,6 +26,12 @@ constexpr std::uint64_t wake_tag = 1;     // the read on the wake eventfd
 
 constexpr std::uint8_t stage_waiting_readiness = 1;
 
+// Where the wake read puts the eventfd's counter. Nobody reads the value; what matters is that
+// the memory outlives every ring: io_uring_queue_exit only closes the ring fd, and the kernel
+// finishes or cancels outstanding requests afterwards, after the backend may be gone. A
+// process-lifetime sink is safe whichever ring (or thread) writes it last.
+std::uint64_t wake_read_sink = 0;
+
 constexpr std::array required_opcodes = {
     IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_RECV,     IORING_OP_SEND,
     IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
@@ -166,8 +172,9 @@ void uring_backend::use_fixed_file(io_uring_sqe& sqe, const io_op& op) const noe
 }
 
 uring_backend::~uring_backend() {
-    // Every op was abandoned or completed before the loop let go of us; the wake read may still
-    // be armed, and exiting the ring cancels it (wake_counter_ is ours until the ring is gone).
+    // Every op was abandoned or completed before the loop let go of us. The wake read may still
+    // be armed; the kernel ends it after the ring closes, writing (if at all) only into the
+    // process-lifetime wake_read_sink.
     io_uring_queue_exit(&ring_);
     ::close(wake_fd_);
 }
@@ -301,8 +308,8 @@ void uring_backend::arm_wake_read() noexcept {
     if (wake_armed_) return;
     io_uring_sqe* sqe = next_sqe();
     if (sqe == nullptr) return;
-    // KERNEL-OWNS: wake_counter_ is a member; the ring is torn down before the backend is.
-    io_uring_prep_read(sqe, wake_fd_, &wake_counter_, sizeof wake_counter_, 0);
+    // KERNEL-OWNS: wake_read_sink lives as long as the process, longer than any ring.
+    io_uring_prep_read(sqe, wake_fd_, &wake_read_sink, sizeof wake_read_sink, 0);
     io_uring_sqe_set_data64(sqe, wake_tag);
     wake_armed_ = true;
 }

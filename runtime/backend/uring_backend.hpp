@@ -61,7 +61,6 @@ private:
     io_uring ring_;
     unsigned setup_flags_;
     int wake_fd_;
-    std::uint64_t wake_counter_ = 0;  // KERNEL-OWNS while the wake read is armed
     bool wake_armed_ = false;
     bool multishot_accept_ = true;            // until a kernel rejects it
     bool multishot_accept_confirmed_ = false;  // a multishot accept has worked on this ring
