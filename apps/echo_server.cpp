@@ -19,8 +19,8 @@
 #include <string>
 #include <string_view>
 
-#include "net/tcp_listener.hpp"
-#include "runtime/runtime.hpp"
+#include "coil/net/tcp_listener.hpp"
+#include "coil/runtime.hpp"
 
 using namespace std::chrono_literals;
 

@@ -15,11 +15,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "runtime/event_loop.hpp"
-#include "runtime/io.hpp"
-#include "runtime/log.hpp"
-#include "runtime/sleep.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/io.hpp"
+#include "coil/runtime/log.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/result.hpp"
+#include "coil/runtime/result.hpp"
 
 namespace coil {
 

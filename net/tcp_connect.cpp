@@ -1,11 +1,11 @@
-#include "net/tcp_connect.hpp"
+#include "coil/net/tcp_connect.hpp"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include "runtime/io.hpp"
-#include "runtime/with_timeout.hpp"
+#include "coil/runtime/io.hpp"
+#include "coil/runtime/with_timeout.hpp"
 
 namespace coil {
 

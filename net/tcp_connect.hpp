@@ -9,10 +9,10 @@
 
 #include <chrono>
 
-#include "net/ip_endpoint.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coil/net/ip_endpoint.hpp"
+#include "coil/net/tcp_stream.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

@@ -1,10 +1,10 @@
-#include "net/tcp_listener.hpp"
+#include "coil/net/tcp_listener.hpp"
 
 #include <netinet/in.h>
 
 #include <cerrno>
 
-#include "runtime/io.hpp"
+#include "coil/runtime/io.hpp"
 
 namespace coil {
 namespace {

@@ -17,12 +17,12 @@
 
 #include <sys/socket.h>
 
-#include "net/ip_endpoint.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/acceptor.hpp"
-#include "runtime/io_handle.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coil/net/ip_endpoint.hpp"
+#include "coil/net/tcp_stream.hpp"
+#include "coil/runtime/acceptor.hpp"
+#include "coil/runtime/io_handle.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

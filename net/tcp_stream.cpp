@@ -1,11 +1,11 @@
-#include "net/tcp_stream.hpp"
+#include "coil/net/tcp_stream.hpp"
 
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 
-#include "runtime/errc.hpp"
+#include "coil/runtime/errc.hpp"
 
 namespace coil {
 namespace {

@@ -17,12 +17,12 @@
 #include <cstddef>
 #include <span>
 
-#include "net/ip_endpoint.hpp"
-#include "runtime/io.hpp"
-#include "runtime/io_handle.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
-#include "runtime/unique_fd.hpp"
+#include "coil/net/ip_endpoint.hpp"
+#include "coil/runtime/io.hpp"
+#include "coil/runtime/io_handle.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
+#include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
 

@@ -1,4 +1,4 @@
-#include "runtime/acceptor.hpp"
+#include "coil/runtime/acceptor.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,10 +8,10 @@
 #include <coroutine>
 #include <deque>
 
-#include "runtime/cancel.hpp"
-#include "runtime/detail/io_op.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/io.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/io_op.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/io.hpp"
 
 namespace coil {
 namespace {

@@ -18,9 +18,9 @@
 #include <cstddef>
 #include <memory>
 
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
-#include "runtime/unique_fd.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
+#include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
 

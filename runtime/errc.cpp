@@ -1,4 +1,4 @@
-#include "runtime/errc.hpp"
+#include "coil/runtime/errc.hpp"
 
 #include <string>
 

@@ -1,12 +1,12 @@
-#include "runtime/event_loop.hpp"
+#include "coil/runtime/event_loop.hpp"
 
 #include <cerrno>
 #include <csignal>
 #include <stdexcept>
 #include <string>
 
-#include "runtime/backend/backend.hpp"
-#include "runtime/log.hpp"
+#include "coil/runtime/backend/backend.hpp"
+#include "coil/runtime/log.hpp"
 
 namespace coil {
 namespace {

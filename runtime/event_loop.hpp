@@ -23,13 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "runtime/backend_kind.hpp"
-#include "runtime/cancel.hpp"
-#include "runtime/detail/detached.hpp"
-#include "runtime/detail/io_op.hpp"
-#include "runtime/detail/ready_queue.hpp"
-#include "runtime/detail/timer_heap.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/backend_kind.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/detached.hpp"
+#include "coil/runtime/detail/io_op.hpp"
+#include "coil/runtime/detail/ready_queue.hpp"
+#include "coil/runtime/detail/timer_heap.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

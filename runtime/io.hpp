@@ -23,10 +23,10 @@
 #include <cstring>
 #include <span>
 
-#include "runtime/detail/io_awaitable.hpp"
-#include "runtime/errc.hpp"
-#include "runtime/result.hpp"
-#include "runtime/unique_fd.hpp"
+#include "coil/runtime/detail/io_awaitable.hpp"
+#include "coil/runtime/errc.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
 

@@ -1,6 +1,6 @@
-#include "runtime/io_handle.hpp"
+#include "coil/runtime/io_handle.hpp"
 
-#include "runtime/event_loop.hpp"
+#include "coil/runtime/event_loop.hpp"
 
 namespace coil {
 

@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "runtime/detail/awaitable_traits.hpp"
-#include "runtime/unique_fd.hpp"
+#include "coil/runtime/detail/awaitable_traits.hpp"
+#include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
 

@@ -1,4 +1,4 @@
-#include "runtime/log.hpp"
+#include "coil/runtime/log.hpp"
 
 #include <atomic>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "runtime/signal_set.hpp"
+#include "coil/runtime/signal_set.hpp"
 
 #include <sys/signalfd.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "runtime/io.hpp"
+#include "coil/runtime/io.hpp"
 
 namespace coil {
 

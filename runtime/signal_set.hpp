@@ -14,9 +14,9 @@
 
 #include <initializer_list>
 
-#include "runtime/io_handle.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/io_handle.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

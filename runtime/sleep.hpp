@@ -13,12 +13,12 @@
 #include <chrono>
 #include <coroutine>
 
-#include "runtime/cancel.hpp"
-#include "runtime/detail/ready_queue.hpp"
-#include "runtime/detail/timer_heap.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/ready_queue.hpp"
+#include "coil/runtime/detail/timer_heap.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

@@ -23,7 +23,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "runtime/cancel.hpp"
+#include "coil/runtime/cancel.hpp"
 
 namespace coil {
 

@@ -1,9 +1,9 @@
-#include "runtime/task_group.hpp"
+#include "coil/runtime/task_group.hpp"
 
 #include <cstdint>
 #include <stdexcept>
 
-#include "runtime/event_loop.hpp"
+#include "coil/runtime/event_loop.hpp"
 
 namespace coil {
 

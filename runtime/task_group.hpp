@@ -21,9 +21,9 @@
 #include <list>
 #include <optional>
 
-#include "runtime/cancel.hpp"
-#include "runtime/detail/join.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/join.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

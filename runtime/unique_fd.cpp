@@ -1,8 +1,8 @@
-#include "runtime/unique_fd.hpp"
+#include "coil/runtime/unique_fd.hpp"
 
 #include <unistd.h>
 
-#include "runtime/event_loop.hpp"
+#include "coil/runtime/event_loop.hpp"
 
 namespace coil {
 

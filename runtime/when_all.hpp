@@ -16,8 +16,8 @@
 #include <variant>
 #include <vector>
 
-#include "runtime/detail/join.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/detail/join.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

@@ -16,10 +16,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "runtime/cancel.hpp"
-#include "runtime/detail/join.hpp"
-#include "runtime/task.hpp"
-#include "runtime/when_all.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/join.hpp"
+#include "coil/runtime/task.hpp"
+#include "coil/runtime/when_all.hpp"
 
 namespace coil {
 

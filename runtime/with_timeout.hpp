@@ -18,12 +18,12 @@
 #include <type_traits>
 #include <utility>
 
-#include "runtime/cancel.hpp"
-#include "runtime/detail/awaitable_traits.hpp"
-#include "runtime/detail/timer_heap.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/awaitable_traits.hpp"
+#include "coil/runtime/detail/timer_heap.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 

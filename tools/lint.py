@@ -5,8 +5,9 @@
    GCC 12.2 (Debian 12's compiler) miscompiles some of these: the coroutine frame is laid out
    too small and the body silently misbehaves (GCC PR 106188, fixed in 12.3; reproduced here with
    ASan as a heap-buffer-overflow in the frame). Await into a local first, then test the local.
-2. Layering: runtime/ includes nothing from net/, http/, apps/ or bench/; http/parser/ includes
-   nothing from runtime/ or net/ (it is sans-I/O).
+2. Layering: runtime/ includes nothing from net/, http/, apps/ or bench/; net/ nothing from http/;
+   http/parser/ includes nothing from runtime/ or net/ (it is sans-I/O). coil headers are included
+   as "coil/<layer>/<file>.hpp", the path they are installed under.
 
 Usage: lint.py [REPO_ROOT]
 """
@@ -15,8 +16,11 @@ import sys
 from pathlib import Path
 
 SOURCE_DIRS = ["runtime", "net", "http", "apps", "bench", "tests"]
-LAYERS = [("runtime", re.compile(r'#include\s*"(net|http|apps|bench)/')),
-          ("http/parser", re.compile(r'#include\s*"(runtime|net)/'))]
+LAYERS = [("runtime", re.compile(r'#include\s*[<"](coil/(net|http)|apps|bench)/')),
+          ("net", re.compile(r'#include\s*[<"](coil/http|apps|bench)/')),
+          ("http/parser", re.compile(r'#include\s*[<"]coil/(runtime|net)/'))]
+# coil's headers are included by their installed path, "coil/<layer>/...", never "runtime/...".
+OLD_STYLE_INCLUDE = re.compile(r'#include\s*[<"](runtime|net|http)/')
 
 
 def strip_literals_and_comments(text: str) -> str:
@@ -77,6 +81,9 @@ def main() -> int:
             text = path.read_text()
             rel = path.relative_to(root)
             findings += coawait_findings(rel, strip_literals_and_comments(text))
+            for number, line in enumerate(text.splitlines(), 1):
+                if OLD_STYLE_INCLUDE.search(line):
+                    findings.append(f"{rel}:{number}: include coil headers as \"coil/...\"")
             for layer, include in LAYERS:
                 if str(rel).startswith(layer + "/"):
                     for number, line in enumerate(text.splitlines(), 1):

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "runtime/sleep.hpp"
+#include "coil/runtime/sleep.hpp"
 
 namespace echo_load {
 

@@ -7,8 +7,8 @@
 
 #include "bench/echo_load/clock.hpp"
 #include "bench/echo_load/wake_signal.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/cancel.hpp"
+#include "coil/net/tcp_stream.hpp"
+#include "coil/runtime/cancel.hpp"
 
 namespace echo_load {
 

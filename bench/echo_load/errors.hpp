@@ -8,7 +8,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "runtime/errc.hpp"
+#include "coil/runtime/errc.hpp"
 
 namespace echo_load {
 

@@ -14,7 +14,7 @@
 
 #include "bench/echo_load/clock.hpp"
 #include "bench/echo_load/number_format.hpp"
-#include "runtime/sleep.hpp"
+#include "coil/runtime/sleep.hpp"
 
 namespace echo_load {
 namespace {

@@ -4,8 +4,8 @@
 // deadline, SIGINT/SIGTERM).
 
 #include "bench/echo_load/run_state.hpp"
-#include "runtime/signal_set.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/signal_set.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace echo_load {
 

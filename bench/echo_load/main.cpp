@@ -37,9 +37,9 @@
 #include "bench/echo_load/report.hpp"
 #include "bench/echo_load/run_state.hpp"
 #include "bench/echo_load/stuck_guard.hpp"
-#include "runtime/backend_kind.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/signal_set.hpp"
+#include "coil/runtime/backend_kind.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/signal_set.hpp"
 
 namespace echo_load {
 namespace {

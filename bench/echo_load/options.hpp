@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "net/ip_endpoint.hpp"
-#include "runtime/backend_kind.hpp"
+#include "coil/net/ip_endpoint.hpp"
+#include "coil/runtime/backend_kind.hpp"
 
 namespace echo_load {
 

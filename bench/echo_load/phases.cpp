@@ -16,9 +16,9 @@
 #include "bench/echo_load/housekeeping.hpp"
 #include "bench/echo_load/number_format.hpp"
 #include "bench/echo_load/traffic.hpp"
-#include "net/tcp_connect.hpp"
-#include "net/tcp_stream.hpp"
-#include "runtime/task_group.hpp"
+#include "coil/net/tcp_connect.hpp"
+#include "coil/net/tcp_stream.hpp"
+#include "coil/runtime/task_group.hpp"
 
 namespace echo_load {
 namespace {

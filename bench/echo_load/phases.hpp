@@ -3,8 +3,8 @@
 // them, and every connection closed at the end.
 
 #include "bench/echo_load/run_state.hpp"
-#include "runtime/signal_set.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/signal_set.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace echo_load {
 

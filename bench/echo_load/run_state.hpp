@@ -18,8 +18,8 @@
 #include "bench/echo_load/options.hpp"
 #include "bench/echo_load/pattern_tape.hpp"
 #include "bench/echo_load/server_window.hpp"
-#include "net/ip_endpoint.hpp"
-#include "runtime/cancel.hpp"
+#include "coil/net/ip_endpoint.hpp"
+#include "coil/runtime/cancel.hpp"
 
 namespace echo_load {
 

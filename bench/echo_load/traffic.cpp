@@ -14,8 +14,8 @@
 #include "bench/echo_load/clock.hpp"
 #include "bench/echo_load/errors.hpp"
 #include "bench/echo_load/exit_codes.hpp"
-#include "runtime/cancel.hpp"
-#include "runtime/when_all.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/when_all.hpp"
 
 namespace echo_load {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "bench/echo_load/connection.hpp"
 #include "bench/echo_load/run_state.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace echo_load {
 

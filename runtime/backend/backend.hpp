@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/backend_kind.hpp"
-#include "runtime/detail/io_op.hpp"
-#include "runtime/detail/ready_queue.hpp"
+#include "coil/runtime/backend_kind.hpp"
+#include "coil/runtime/detail/io_op.hpp"
+#include "coil/runtime/detail/ready_queue.hpp"
 
 namespace coil::detail {
 

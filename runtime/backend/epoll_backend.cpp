@@ -1,4 +1,4 @@
-#include "runtime/backend/epoll_backend.hpp"
+#include "coil/runtime/backend/epoll_backend.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <system_error>
 
-#include "runtime/backend/sys_op.hpp"
+#include "coil/runtime/backend/sys_op.hpp"
 
 namespace coil::detail {
 namespace {

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/backend/backend.hpp"
+#include "coil/runtime/backend/backend.hpp"
 
 namespace coil::detail {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <system_error>
 
-#include "runtime/backend/backend.hpp"
-#include "runtime/log.hpp"
+#include "coil/runtime/backend/backend.hpp"
+#include "coil/runtime/log.hpp"
 
 namespace coil {
 

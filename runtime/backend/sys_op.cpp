@@ -1,4 +1,4 @@
-#include "runtime/backend/sys_op.hpp"
+#include "coil/runtime/backend/sys_op.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>

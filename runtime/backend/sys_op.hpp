@@ -2,7 +2,7 @@
 // The plain non-blocking syscall behind each io_op, for the epoll backend (and for io_uring
 // fallbacks). Returns the result, or -errno; -EAGAIN means "not ready, wait for readiness".
 
-#include "runtime/detail/io_op.hpp"
+#include "coil/runtime/detail/io_op.hpp"
 
 namespace coil::detail {
 

@@ -1,4 +1,4 @@
-#include "runtime/backend/uring_backend.hpp"
+#include "coil/runtime/backend/uring_backend.hpp"
 
 #include <poll.h>
 #include <sys/resource.h>
@@ -12,7 +12,7 @@
 #include <string>
 #include <system_error>
 
-#include "runtime/log.hpp"
+#include "coil/runtime/log.hpp"
 
 namespace coil::detail {
 namespace {

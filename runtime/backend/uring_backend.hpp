@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/backend/backend.hpp"
+#include "coil/runtime/backend/backend.hpp"
 
 namespace coil::detail {
 

@@ -1,7 +1,7 @@
 // Built instead of uring_backend.cpp when coil is configured with -Dio_uring=disabled (or liburing
 // is missing): the probe then always reports io_uring as unavailable.
 
-#include "runtime/backend/backend.hpp"
+#include "coil/runtime/backend/backend.hpp"
 
 namespace coil::detail {
 

@@ -5,8 +5,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "runtime/result.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil::detail {
 

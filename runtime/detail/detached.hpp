@@ -10,8 +10,8 @@
 #include <exception>
 #include <utility>
 
-#include "runtime/detail/ready_queue.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/detail/ready_queue.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil {
 class event_loop;

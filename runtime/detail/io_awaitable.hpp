@@ -9,11 +9,11 @@
 #include <cerrno>
 #include <coroutine>
 
-#include "runtime/cancel.hpp"
-#include "runtime/detail/io_op.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/task.hpp"
-#include "runtime/unique_fd.hpp"
+#include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/io_op.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/task.hpp"
+#include "coil/runtime/unique_fd.hpp"
 
 namespace coil::detail {
 

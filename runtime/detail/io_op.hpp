@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "runtime/detail/ready_queue.hpp"
+#include "coil/runtime/detail/ready_queue.hpp"
 
 namespace coil::detail {
 

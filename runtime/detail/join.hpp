@@ -12,9 +12,9 @@
 #include <cstddef>
 #include <utility>
 
-#include "runtime/detail/detached.hpp"
-#include "runtime/detail/ready_queue.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/detail/detached.hpp"
+#include "coil/runtime/detail/ready_queue.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil::detail {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "net/tcp_connect.hpp"
-#include "runtime/runtime.hpp"
+#include "coil/net/tcp_connect.hpp"
+#include "coil/runtime.hpp"
 #include "support/backend_test.hpp"
 #include "support/child_process.hpp"
 

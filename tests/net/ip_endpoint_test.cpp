@@ -1,4 +1,4 @@
-#include "net/ip_endpoint.hpp"
+#include "coil/net/ip_endpoint.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "net/tcp_stream.hpp"
+#include "coil/net/tcp_stream.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "net/tcp_connect.hpp"
-#include "net/tcp_listener.hpp"
-#include "runtime/runtime.hpp"
+#include "coil/net/tcp_connect.hpp"
+#include "coil/net/tcp_listener.hpp"
+#include "coil/runtime.hpp"
 #include "support/backend_test.hpp"
 
 namespace {

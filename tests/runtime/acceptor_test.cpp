@@ -1,4 +1,4 @@
-#include "runtime/acceptor.hpp"
+#include "coil/runtime/acceptor.hpp"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -12,11 +12,11 @@
 #include <system_error>
 #include <vector>
 
-#include "runtime/event_loop.hpp"
-#include "runtime/sleep.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/when_all.hpp"
-#include "runtime/with_timeout.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/task_group.hpp"
+#include "coil/runtime/when_all.hpp"
+#include "coil/runtime/with_timeout.hpp"
 #include "support/backend_test.hpp"
 #include "support/sockets.hpp"
 

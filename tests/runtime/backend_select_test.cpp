@@ -1,6 +1,6 @@
 // Backend selection: COIL_BACKEND, the configured preference, and the fallback to epoll when
 // io_uring is refused (here by a seccomp filter, as container runtimes do).
-#include "runtime/backend_kind.hpp"
+#include "coil/runtime/backend_kind.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,9 +19,9 @@
 #include <string>
 #include <thread>
 
-#include "runtime/event_loop.hpp"
-#include "runtime/io.hpp"
-#include "runtime/log.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/io.hpp"
+#include "coil/runtime/log.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // when_all, when_any, task_group and with_timeout.
-#include "runtime/when_all.hpp"
+#include "coil/runtime/when_all.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "runtime/io.hpp"
-#include "runtime/sleep.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/when_any.hpp"
-#include "runtime/with_timeout.hpp"
+#include "coil/runtime/io.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/task_group.hpp"
+#include "coil/runtime/when_any.hpp"
+#include "coil/runtime/with_timeout.hpp"
 #include "support/backend_test.hpp"
 #include "support/sockets.hpp"
 

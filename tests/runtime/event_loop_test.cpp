@@ -1,4 +1,4 @@
-#include "runtime/event_loop.hpp"
+#include "coil/runtime/event_loop.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/io.hpp"
-#include "runtime/log.hpp"
-#include "runtime/sleep.hpp"
-#include "runtime/when_all.hpp"
+#include "coil/runtime/io.hpp"
+#include "coil/runtime/log.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/when_all.hpp"
 #include "support/backend_test.hpp"
 #include "support/sockets.hpp"
 

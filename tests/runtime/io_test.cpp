@@ -1,4 +1,4 @@
-#include "runtime/io.hpp"
+#include "coil/runtime/io.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -12,10 +12,10 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/errc.hpp"
-#include "runtime/sleep.hpp"
-#include "runtime/when_all.hpp"
-#include "runtime/with_timeout.hpp"
+#include "coil/runtime/errc.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/when_all.hpp"
+#include "coil/runtime/with_timeout.hpp"
 #include "support/backend_test.hpp"
 #include "support/sockets.hpp"
 

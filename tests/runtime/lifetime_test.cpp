@@ -1,6 +1,6 @@
 // What the kernel may touch stays alive until its completion (docs/lifetimes.md), whatever
 // happens to the task that started the operation.
-#include "runtime/io.hpp"
+#include "coil/runtime/io.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -12,9 +12,9 @@
 #include <optional>
 #include <vector>
 
-#include "runtime/sleep.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/with_timeout.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/task_group.hpp"
+#include "coil/runtime/with_timeout.hpp"
 #include "support/backend_test.hpp"
 #include "support/sockets.hpp"
 

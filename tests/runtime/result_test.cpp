@@ -1,11 +1,11 @@
-#include "runtime/result.hpp"
+#include "coil/runtime/result.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <system_error>
 
-#include "runtime/errc.hpp"
+#include "coil/runtime/errc.hpp"
 
 namespace {
 

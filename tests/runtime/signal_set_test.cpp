@@ -1,13 +1,13 @@
-#include "runtime/signal_set.hpp"
+#include "coil/runtime/signal_set.hpp"
 
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <memory>
 
-#include "runtime/event_loop.hpp"
-#include "runtime/sleep.hpp"
-#include "runtime/task_group.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/task_group.hpp"
 #include "support/backend_test.hpp"
 
 namespace {

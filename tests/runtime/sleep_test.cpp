@@ -1,4 +1,4 @@
-#include "runtime/sleep.hpp"
+#include "coil/runtime/sleep.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "runtime/task_group.hpp"
+#include "coil/runtime/task_group.hpp"
 #include "support/backend_test.hpp"
 
 namespace {

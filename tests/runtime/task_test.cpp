@@ -1,4 +1,4 @@
-#include "runtime/task.hpp"
+#include "coil/runtime/task.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <string>
 #include <type_traits>
 
-#include "runtime/event_loop.hpp"
-#include "runtime/sleep.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/sleep.hpp"
 
 namespace {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <utility>
 
-#include "runtime/backend_kind.hpp"
-#include "runtime/event_loop.hpp"
-#include "runtime/task.hpp"
+#include "coil/runtime/backend_kind.hpp"
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace coil::testing {
 

@@ -4,7 +4,7 @@
 
 #include <netinet/in.h>
 
-#include "runtime/unique_fd.hpp"
+#include "coil/runtime/unique_fd.hpp"
 
 namespace coil::testing {
 
