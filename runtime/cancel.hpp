@@ -6,6 +6,17 @@
 // (io_uring: ASYNC_CANCEL; epoll: drop the wait). Cancellation is a request: the operation still
 // completes exactly once, with operation_canceled or, if it won the race, with its real result.
 //
+// A child's token. Whoever starts a child task gives it a token: a plain co_await and when_all
+// give the awaiting task's token; when_any, with_timeout and task_group give their own scope
+// (which follows the caller's or the group's parent token); event_loop::spawn / coil::spawn give
+// the loop's spawn scope (cancel_spawned()); run() gives none. A task that was given a token of
+// its own with task::set_cancel_token runs under BOTH: it is cancelled when its own token or the
+// starter's token is cancelled, whichever comes first. Nothing removes the starter's token: a
+// child cannot shield itself from its parent's cancellation. Where both tokens exist the task
+// follows them through a combined scope owned by the task's frame (allocated by set_cancel_token,
+// never on the plain path); the frame stops following both when its body finishes, so either
+// source may be destroyed once the task is done, also if the task object lives on.
+//
 // Threading: single-threaded. A source, its tokens and callbacks belong to one event loop's thread.
 // Lifetime: a source must outlive its tokens' use; callbacks unregister in their destructors.
 
@@ -65,9 +76,60 @@ public:
         link.prev = link.next = nullptr;
     }
 
+    /// Unlinks every callback without calling it, so that their later unlink() is a no-op. For a
+    /// state that dies with a coroutine frame whose parameters (destroyed after the promise) may
+    /// still hold linked awaiters.
+    void detach_all() noexcept {
+        while (head_.next != &head_) unlink(*head_.next);
+    }
+
 private:
     cancel_link head_;
     bool requested_ = false;
+};
+
+/// The combined scope of a task that has a token of its own and is started under another one:
+/// cancelled when either is. Owned by the task's promise; see "A child's token" above.
+class cancel_join {
+public:
+    explicit cancel_join(cancel_state* own) noexcept : own_(own) {
+        from_own_.on_cancel = &forward;
+        from_own_.self = this;
+        from_starter_.on_cancel = &forward;
+        from_starter_.self = this;
+    }
+    cancel_join(const cancel_join&) = delete;
+    cancel_join& operator=(const cancel_join&) = delete;
+    ~cancel_join() {
+        leave();
+        state_.detach_all();
+    }
+
+    [[nodiscard]] cancel_state* own() const noexcept { return own_; }
+    void set_own(cancel_state* own) noexcept { own_ = own; }
+
+    /// Starts following the own token and `starter`; returns the combined state to run under.
+    cancel_state* enter(cancel_state* starter) noexcept {
+        own_->attach(from_own_);
+        starter->attach(from_starter_);
+        return &state_;
+    }
+    /// Stops following both (the task has finished, or its frame is going away).
+    void leave() noexcept {
+        cancel_state::unlink(from_own_);
+        cancel_state::unlink(from_starter_);
+    }
+
+private:
+    struct link : cancel_link {
+        cancel_join* self = nullptr;
+    };
+    static void forward(cancel_link& l) noexcept { static_cast<link&>(l).self->state_.request(); }
+
+    cancel_state* own_;
+    cancel_state state_;
+    link from_own_;
+    link from_starter_;
 };
 
 }  // namespace detail

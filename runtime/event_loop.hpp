@@ -60,13 +60,15 @@ public:
 
     /// Drives `t` (and everything else on this loop) until `t` finishes; returns its value or
     /// rethrows its exception. Throws std::logic_error if `t` can never finish (it waits while no
-    /// operation, timer or cross-thread post is pending). Not reentrant.
+    /// operation, timer or cross-thread post is pending). Not reentrant. `t` runs under its own
+    /// token (set_cancel_token) if it has one, else under none.
     template <class T>
     T run(task<T> t);
 
     /// Starts `t` detached: it runs concurrently and is owned by the loop. An exception escaping
     /// it goes to the unhandled-exception handler (by default: logged at error level).
-    /// Spawned tasks run under the loop's cancel scope (cancel_spawned()).
+    /// Spawned tasks run under the loop's cancel scope (cancel_spawned()) and, if they have one,
+    /// their own token (set_cancel_token) too: either cancels them.
     void spawn(task<void> t);
 
     /// Requests cancellation of every spawned task (e.g. on SIGTERM). Only a request.

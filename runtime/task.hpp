@@ -6,8 +6,10 @@
 // Lifetime: the task object owns the frame. Destroying a task that never ran destroys its frame
 // and arguments; destroying one that is suspended in I/O first cancels and drains that I/O (see
 // docs/lifetimes.md), so the kernel never writes into a freed frame.
-// Cancellation: awaiting a task hands the awaiting task's cancel token down to it, unless the task
-// was given a token of its own (set_cancel_token).
+// Cancellation: awaiting a task hands the awaiting task's cancel token down to it. A task given a
+// token of its own (set_cancel_token) runs under both that token and the one of whoever starts it
+// (the awaiter, or the combinator or spawner it was handed to): it is cancelled when either is.
+// See "A child's token" in cancel.hpp for what each combinator and spawner hands down.
 // Threading: a task runs on the thread of the event loop that drives it.
 // Stack: awaiting starts the child in place; a child that finishes without suspending lets the
 // parent continue without suspending at all, and a child that did suspend resumes its parent by
@@ -18,6 +20,7 @@
 #include <cassert>
 #include <coroutine>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -54,6 +57,9 @@ public:
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
             task_promise_base& p = self.promise();
+            // Finished: stop following the own and the starter's token, so that their sources
+            // may go away while this frame is kept for its result.
+            if (p.own_scope_) p.own_scope_->leave();
             // If the awaiter has not suspended yet (we finished inside its await_suspend), it
             // sees done() and carries on by itself.
             return p.awaiter_suspended_ ? p.continuation_ : std::noop_coroutine();
@@ -75,6 +81,35 @@ public:
     void set_pending_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
     void mark_awaiter_suspended() noexcept { awaiter_suspended_ = true; }
 
+    /// The task's own token (set_cancel_token); null: none. Before the task starts only.
+    /// Allocates the combined scope the task may need later, so that starting never allocates.
+    void set_own_cancel(cancel_state* own) {
+        assert(!scope_entered_ && "set_cancel_token after the task was started");
+        if (own == nullptr) {
+            own_scope_.reset();
+        } else if (own_scope_) {
+            own_scope_->set_own(own);
+        } else {
+            own_scope_ = std::make_unique<cancel_join>(own);
+        }
+        cancel = own;
+    }
+
+    /// Puts the task under the token of whoever starts it (`starter`, may be null), combined with
+    /// its own token if it has one. Only the first call counts: a combinator that hands its scope
+    /// down and then awaits the task does not add its own token a second time.
+    void enter_cancel_scope(cancel_state* starter) noexcept {
+        if (scope_entered_) return;
+        scope_entered_ = true;
+        if (starter == nullptr || starter == cancel) return;  // nothing to add
+        if (cancel == nullptr) {
+            cancel = starter;  // the plain path: no token of its own, nothing allocated
+            return;
+        }
+        assert(own_scope_ && own_scope_->own() == cancel);
+        cancel = own_scope_->enter(starter);
+    }
+
 protected:
     void rethrow_if_failed() const {
         if (exception_) std::rethrow_exception(exception_);
@@ -83,7 +118,9 @@ protected:
 private:
     std::coroutine_handle<> continuation_;
     std::exception_ptr exception_;
+    std::unique_ptr<cancel_join> own_scope_;  // only for a task with a token of its own
     bool awaiter_suspended_ = false;
+    bool scope_entered_ = false;
 };
 
 template <class T>
@@ -143,15 +180,20 @@ public:
     /// True once the body has finished (returned or thrown).
     [[nodiscard]] bool done() const noexcept { return handle_ && handle_.done(); }
 
-    /// Runs the task under `token` instead of the token of whoever awaits it. Call before start.
-    void set_cancel_token(cancel_token token) noexcept {
+    /// Gives the task a token of its own. It then runs under this token AND the token of whoever
+    /// starts it (awaiter, combinator, group, spawn; none for run()): it is cancelled as soon as
+    /// either is. An empty token removes a token set before. Call before the task starts; the
+    /// source must outlive the task's run (not the task object: a finished task follows no
+    /// token). Allocates the task's combined scope once; throws std::bad_alloc if that fails.
+    void set_cancel_token(cancel_token token) {
         assert(handle_);
-        handle_.promise().cancel = token.state();
+        handle_.promise().set_own_cancel(token.state());
     }
-    /// Gives the task `token` unless it already has a token of its own.
+    /// For combinators and spawners: starts the task's cancel scope under `token` (combined with
+    /// the task's own token, if any). The first call or await counts; later awaits add nothing.
     void inherit_cancel_token(cancel_token token) noexcept {
         assert(handle_);
-        if (handle_.promise().cancel == nullptr) handle_.promise().cancel = token.state();
+        handle_.promise().enter_cancel_scope(token.state());
     }
 
     class awaiter {
@@ -165,7 +207,7 @@ public:
         bool await_suspend(std::coroutine_handle<P> parent) noexcept {
             promise_type& child = handle_.promise();
             child.set_pending_continuation(parent);
-            if (child.cancel == nullptr) child.cancel = detail::cancel_state_of(parent);
+            child.enter_cancel_scope(detail::cancel_state_of(parent));
             handle_.resume();                     // runs until its first suspension or its end
             if (handle_.done()) return false;     // finished synchronously: don't suspend
             child.mark_awaiter_suspended();       // it will resume us from its final suspend

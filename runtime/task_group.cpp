@@ -23,7 +23,8 @@ void task_group::spawn(task<void> work) {
     child& c = children_.emplace_back();
     c.self = std::prev(children_.end());
     c.work = std::move(work);
-    c.work.set_cancel_token(scope_.token());
+    // Under the group's scope and, if it has one, the child's own token: either cancels it.
+    c.work.inherit_cancel_token(scope_.token());
     c.runner.emplace(detail::run_joined(c.work));
     // The tag is the child's address: list nodes never move.
     c.runner->bind(state_, reinterpret_cast<std::uintptr_t>(&c));

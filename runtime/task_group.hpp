@@ -10,7 +10,8 @@
 // join() waits for every child and then rethrows that exception.
 // Cancellation: children run under the group's cancel scope, which follows the parent token
 // given at construction; cancelling the task that awaits join() cancels them too, for as long as
-// it awaits; cancel() cancels them all.
+// it awaits; cancel() cancels them all. A child with a token of its own (set_cancel_token) runs
+// under both the group's scope and that token: cancelling its own token ends that child only.
 // Lifetime: prefer to join. Destroying a group with children still running destroys them (each
 // child's in-flight I/O is cancelled and drained first); their exceptions are then lost.
 // Threading: loop thread only.

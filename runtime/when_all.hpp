@@ -6,8 +6,9 @@
 //
 // Result: the values in argument order (a task<void> contributes std::monostate). If any child
 // threw, the first exception in argument order is rethrown, after all children have finished.
-// Cancellation: the children share the caller's cancel token (unless given one of their own). when_all does not cancel siblings
-// when one fails; use task_group for that.
+// Cancellation: the children run under the caller's cancel token; a child with a token of its own
+// (set_cancel_token) runs under both and ends when either is cancelled. when_all does not cancel
+// siblings when one fails; use task_group for that.
 // Threading: the children run on the caller's loop.
 
 #include <array>

@@ -8,7 +8,9 @@
 // exception is rethrown). Losers are cancelled through their cancel token and awaited before
 // when_any returns, so nothing of them is still running; their results and exceptions are
 // discarded. A task that ignores cancellation delays when_any until it finishes.
-// Cancellation: cancelling the caller cancels all children.
+// Cancellation: cancelling the caller cancels all children. A child with a token of its own
+// (set_cancel_token) runs under both when_any's scope and that token: cancelling its own token
+// cancels that child only (it then finishes, typically with operation_canceled, and may win).
 
 #include <cstddef>
 #include <optional>
@@ -57,7 +59,7 @@ task<when_any_result<T>> when_any_of(std::vector<task<T>> tasks) {
     std::vector<join_child> children;
     children.reserve(tasks.size());
     for (std::size_t i = 0; i < owned.size(); ++i) {
-        owned[i].set_cancel_token(scope.token());
+        owned[i].inherit_cancel_token(scope.token());  // combined with the child's own token
         children.push_back(run_joined(owned[i]));
         children.back().bind(state, i);
     }

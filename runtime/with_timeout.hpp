@@ -11,7 +11,8 @@
 // Cancellation: the deadline is a cancel request to the awaitable, through the task's token
 // chain; the awaitable is always awaited to its end, so with_timeout returns only once nothing of
 // it is still running. A cancellation of the caller reaches the awaitable too (and is reported as
-// operation_canceled, not as a timeout).
+// operation_canceled, not as a timeout), and so does a task's own token (set_cancel_token): the
+// task runs under both with_timeout's scope and its own token.
 // Exceptions thrown by the awaitable propagate.
 
 #include <chrono>
@@ -80,7 +81,7 @@ task<with_timeout_result_t<Awaitable>> with_timeout(Awaitable awaitable,
     detail::deadline_timer timer(event_loop::current_or_throw(),
                                  std::chrono::ceil<detail::clock::duration>(limit), scope);
     auto inner = detail::as_task(std::move(awaitable));
-    inner.set_cancel_token(scope.token());
+    inner.inherit_cancel_token(scope.token());  // combined with a task's own token, if any
 
     if constexpr (std::is_void_v<R>) {
         co_await std::move(inner);
