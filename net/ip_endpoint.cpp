@@ -1,6 +1,7 @@
 #include "coil/net/ip_endpoint.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include <charconv>
 #include <cstring>
@@ -19,6 +20,24 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
     auto [ptr, ec] = std::from_chars(text.data(), end, value);
     if (text.empty() || ec != std::errc() || ptr != end || value > 65535) return std::nullopt;
     return static_cast<std::uint16_t>(value);
+}
+
+// An RFC 4007 zone id: a decimal interface index, or an interface name.
+result<std::uint32_t> parse_zone(std::string_view zone) {
+    if (zone.empty()) return std::errc::invalid_argument;
+    if (zone.find_first_not_of("0123456789") == std::string_view::npos) {
+        std::uint32_t index = 0;
+        const char* end = zone.data() + zone.size();
+        auto [ptr, ec] = std::from_chars(zone.data(), end, index);
+        if (ec != std::errc() || ptr != end || index == 0) return std::errc::invalid_argument;
+        return index;
+    }
+    if (zone.size() >= IF_NAMESIZE) return std::errc::invalid_argument;
+    char name[IF_NAMESIZE] = {};
+    std::memcpy(name, zone.data(), zone.size());
+    const unsigned index = ::if_nametoindex(name);
+    if (index == 0) return std::errc::no_such_device;
+    return static_cast<std::uint32_t>(index);
 }
 
 }  // namespace
@@ -55,17 +74,28 @@ ip_endpoint ip_endpoint::any_v6(std::uint16_t port) noexcept {
 }
 
 result<ip_endpoint> ip_endpoint::from_address(std::string_view address, std::uint16_t port) {
+    std::optional<std::string_view> zone;
+    if (const auto percent = address.find('%'); percent != std::string_view::npos) {
+        zone = address.substr(percent + 1);
+        address = address.substr(0, percent);
+    }
     if (address.size() >= INET6_ADDRSTRLEN) return std::errc::invalid_argument;
     char buf[INET6_ADDRSTRLEN] = {};
     std::memcpy(buf, address.data(), address.size());
     ip_endpoint e;
     if (::inet_pton(AF_INET, buf, &v4(e.storage_).sin_addr) == 1) {
+        if (zone) return std::errc::invalid_argument;  // zones are an IPv6 notion
         e.set_port(port);
         return e;
     }
     e.storage_ = {};
     e.storage_.ss_family = AF_INET6;
     if (::inet_pton(AF_INET6, buf, &v6(e.storage_).sin6_addr) == 1) {
+        if (zone) {
+            auto index = parse_zone(*zone);
+            if (!index) return index.error();
+            v6(e.storage_).sin6_scope_id = *index;
+        }
         e.set_port(port);
         return e;
     }
@@ -116,14 +146,21 @@ void ip_endpoint::set_port(std::uint16_t port) noexcept {
     if (is_v6()) v6(storage_).sin6_port = htons(port); else v4(storage_).sin_port = htons(port);
 }
 
+std::uint32_t ip_endpoint::scope_id() const noexcept { return is_v6() ? v6(storage_).sin6_scope_id : 0; }
+
 std::string ip_endpoint::address_string() const {
     char buf[INET6_ADDRSTRLEN] = {};
-    if (is_v6()) {
-        ::inet_ntop(AF_INET6, &v6(storage_).sin6_addr, buf, sizeof buf);
-    } else {
+    if (!is_v6()) {
         ::inet_ntop(AF_INET, &v4(storage_).sin_addr, buf, sizeof buf);
+        return buf;
     }
-    return buf;
+    ::inet_ntop(AF_INET6, &v6(storage_).sin6_addr, buf, sizeof buf);
+    std::string out = buf;
+    if (const std::uint32_t zone = scope_id(); zone != 0) {
+        out += '%';
+        out += std::to_string(zone);  // the index, not the name: see the header
+    }
+    return out;
 }
 
 std::string ip_endpoint::to_string() const {
@@ -137,7 +174,7 @@ bool operator==(const ip_endpoint& a, const ip_endpoint& b) noexcept {
     if (a.family() != b.family()) return false;
     if (a.is_v6()) {
         return std::memcmp(&v6(a.storage_).sin6_addr, &v6(b.storage_).sin6_addr, sizeof(in6_addr)) == 0 &&
-               a.port() == b.port();
+               a.port() == b.port() && a.scope_id() == b.scope_id();
     }
     return v4(a.storage_).sin_addr.s_addr == v4(b.storage_).sin_addr.s_addr && a.port() == b.port();
 }
