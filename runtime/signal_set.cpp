@@ -5,36 +5,93 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <mutex>
 #include <system_error>
 
 #include "coil/runtime/io.hpp"
 
 namespace coil {
+namespace {
+
+// Which signals live sets want, for the whole process: a set must not unblock a signal that
+// another set still reads (it would then be delivered with its default action, often death).
+struct signal_registry {
+    std::mutex mutex;
+    std::array<unsigned, NSIG> users{};          // live sets per signal
+    std::array<bool, NSIG> unblock_at_end{};     // the first set blocked it: unblock after the last
+};
+
+signal_registry registry;
+
+// Discards the pending instances of `signals` (thread- and process-directed), so that unblocking
+// them cannot deliver one with its default action. Real-time signals queue: loop until none.
+void discard_pending(const sigset_t& signals) noexcept {
+    const timespec no_wait{};
+    for (;;) {
+        const int got = ::sigtimedwait(&signals, nullptr, &no_wait);
+        if (got > 0) continue;
+        if (errno == EINTR) continue;
+        return;  // EAGAIN: nothing pending
+    }
+}
+
+// Drops this set's claim on `signals`; the last claim on a signal discards it and unblocks it.
+void release(const sigset_t& signals) noexcept {
+    std::lock_guard lock(registry.mutex);
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    bool any = false;
+    for (int s = 1; s < NSIG; ++s) {
+        if (sigismember(&signals, s) != 1) continue;
+        if (--registry.users[s] == 0 && registry.unblock_at_end[s]) {
+            registry.unblock_at_end[s] = false;
+            sigaddset(&unblock, s);
+            any = true;
+        }
+    }
+    if (!any) return;
+    discard_pending(unblock);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
+}
+
+}  // namespace
 
 signal_set::signal_set(std::initializer_list<int> signals) {
-    sigset_t mask;
-    sigset_t previous;
-    sigemptyset(&mask);
-    sigemptyset(&added_);
-    for (int s : signals) sigaddset(&mask, s);
-    if (const int err = pthread_sigmask(SIG_BLOCK, &mask, &previous); err != 0) {
-        throw std::system_error(err, std::system_category(), "coil::signal_set: pthread_sigmask");
-    }
+    sigemptyset(&signals_);
     for (int s : signals) {
-        if (!sigismember(&previous, s)) sigaddset(&added_, s);
+        if (s <= 0 || s >= NSIG || sigaddset(&signals_, s) != 0) {
+            throw std::system_error(EINVAL, std::system_category(), "coil::signal_set: signal number");
+        }
     }
-    const int fd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    {
+        std::lock_guard lock(registry.mutex);
+        sigset_t previous;
+        if (const int err = pthread_sigmask(SIG_BLOCK, &signals_, &previous); err != 0) {
+            throw std::system_error(err, std::system_category(), "coil::signal_set: pthread_sigmask");
+        }
+        for (int s = 1; s < NSIG; ++s) {
+            if (sigismember(&signals_, s) != 1) continue;
+            if (registry.users[s]++ == 0) registry.unblock_at_end[s] = sigismember(&previous, s) != 1;
+        }
+    }
+    const int fd = ::signalfd(-1, &signals_, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) {
         const int err = errno;
-        pthread_sigmask(SIG_UNBLOCK, &added_, nullptr);
+        release(signals_);
         throw std::system_error(err, std::system_category(), "coil::signal_set: signalfd");
     }
-    fd_ = io_handle(unique_fd(fd));
+    try {
+        fd_ = io_handle(unique_fd(fd));  // throws without a loop on this thread
+    } catch (...) {
+        release(signals_);
+        throw;
+    }
 }
 
 signal_set::~signal_set() {
     fd_.reset();
-    pthread_sigmask(SIG_UNBLOCK, &added_, nullptr);
+    release(signals_);
 }
 
 task<result<int>> signal_set::wait() {

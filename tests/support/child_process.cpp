@@ -93,4 +93,34 @@ unsigned short port_of_listening_line(const std::string& line) {
     return static_cast<unsigned short>(std::atoi(line.c_str() + colon + 1));
 }
 
+fork_outcome run_in_fork(const std::function<int()>& body, std::chrono::milliseconds timeout) {
+    const pid_t pid = ::fork();
+    if (pid < 0) std::abort();
+    if (pid == 0) {
+        int code = 125;
+        try {
+            code = body();
+        } catch (...) {
+        }
+        std::_Exit(code);
+    }
+    fork_outcome outcome;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    for (;;) {
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            outcome.timed_out = true;
+            return outcome;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) outcome.killed_by = WTERMSIG(status);
+    return outcome;
+}
+
 }  // namespace coil::testing

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,5 +43,21 @@ private:
 
 /// The port in a "listening on ADDR:PORT" line, or 0.
 unsigned short port_of_listening_line(const std::string& line);
+
+// ---- Forked children: for tests whose wrong outcome kills the process (e.g. a signal delivered
+// ---- with its default action). The test process itself survives and reports how the child ended.
+
+/// How a forked child ended: exactly one of exit_code, killed_by (a signal) or timed_out.
+struct fork_outcome {
+    std::optional<int> exit_code;
+    std::optional<int> killed_by;
+    bool timed_out = false;
+};
+
+/// Runs `body` in a forked child (no exec: it sees this process's memory and signal mask) and
+/// waits up to `timeout` for it. The child exits with body's return value through _exit (no
+/// atexit handlers, no gtest teardown), or 125 if body throws; it is killed by its PID if it
+/// overruns. Call it from a single-threaded test only.
+fork_outcome run_in_fork(const std::function<int()>& body, std::chrono::milliseconds timeout);
 
 }  // namespace coil::testing
