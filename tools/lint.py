@@ -20,7 +20,8 @@ LAYERS = [("runtime", re.compile(r'#include\s*[<"](coil/(net|http)|apps|bench)/'
           ("net", re.compile(r'#include\s*[<"](coil/http|apps|bench)/')),
           ("http/parser", re.compile(r'#include\s*[<"]coil/(runtime|net)/'))]
 # coil's headers are included by their installed path, "coil/<layer>/...", never "runtime/...".
-OLD_STYLE_INCLUDE = re.compile(r'#include\s*[<"](runtime|net|http)/')
+# <net/...> in angle brackets is the C library's (e.g. <net/if.h> for if_nametoindex), not coil's.
+OLD_STYLE_INCLUDE = re.compile(r'#include\s*("(runtime|net|http)/|<(runtime|http)/)')
 
 
 def strip_literals_and_comments(text: str) -> str:
