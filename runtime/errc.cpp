@@ -11,8 +11,14 @@ public:
     std::string message(int value) const override {
         switch (static_cast<errc>(value)) {
             case errc::eof: return "end of stream";
+            case errc::timed_out: return "deadline expired";
         }
         return "unknown coil error " + std::to_string(value);
+    }
+    // Keeps `e == std::errc::timed_out` true for callers that test the portable condition.
+    std::error_condition default_error_condition(int value) const noexcept override {
+        if (static_cast<errc>(value) == errc::timed_out) return std::errc::timed_out;
+        return {value, *this};
     }
 };
 

@@ -1,17 +1,25 @@
 #pragma once
-// coil's own error codes, for conditions that have no errno.
+// coil's own error codes, for conditions that have no errno of their own.
 //
-// Timeouts and cancellation use the standard codes: std::errc::timed_out (ETIMEDOUT) and
-// std::errc::operation_canceled (ECANCELED), so they compare equal to what the kernel reports.
+// Cancellation uses the standard code std::errc::operation_canceled (ECANCELED).
+//
+// coil::errc::timed_out is a coil deadline that expired (with_timeout, with_deadline,
+// tcp_connect's timeout): nothing in the kernel timed out, so its message says "deadline expired"
+// rather than ETIMEDOUT's "Connection timed out". It still compares equal to the portable
+// condition std::errc::timed_out (its default_error_condition), so `e == std::errc::timed_out`
+// holds for both a coil deadline and a kernel ETIMEDOUT; `e == coil::errc::timed_out` holds for
+// the coil deadline only.
 
 #include <system_error>
 
 namespace coil {
 
 enum class errc {
-    eof = 1,  ///< The peer closed its sending side (or the file ended): no more bytes will come.
+    eof = 1,        ///< The peer closed its sending side (or the file ended): no more bytes will come.
+    timed_out = 2,  ///< A coil deadline expired first (with_timeout & co.); == std::errc::timed_out.
 };
 
+/// The category of coil::errc; its name is "coil".
 const std::error_category& coil_category() noexcept;
 
 inline std::error_code make_error_code(errc e) noexcept {

@@ -1,5 +1,6 @@
 #include "coil/runtime/event_loop.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <stdexcept>
@@ -44,6 +45,8 @@ event_loop::event_loop(loop_options options) {
     backend_ = std::move(choice.chosen);
     kind_ = backend_->kind();
     reason_ = std::move(choice.reason);
+    paused_ = options.paused_clock;
+    if (paused_) manual_now_ = detail::clock::now();
     this_thread_loop = this;
 }
 
@@ -108,6 +111,19 @@ void event_loop::cancel_fd_ops(int fd) noexcept { backend_->cancel_fd(fd); }
 void event_loop::register_fd(int fd) noexcept { backend_->register_fd(fd); }
 bool event_loop::supports_multishot_accept() const noexcept { return backend_->supports_multishot_accept(); }
 void event_loop::fd_closing(int fd) noexcept { backend_->forget_fd(fd); }
+std::size_t event_loop::io_in_flight() const noexcept { return backend_->in_flight(); }
+
+void event_loop::advance(detail::clock::duration d) {
+    if (!paused_) {
+        throw std::logic_error(
+            "coil::event_loop::advance: the clock is not paused; make the loop with "
+            "loop_options::paused_clock = true");
+    }
+    if (d < detail::clock::duration::zero()) {
+        throw std::invalid_argument("coil::event_loop::advance: the clock cannot go back");
+    }
+    manual_now_ = detail::saturating_add(manual_now_, d);
+}
 
 void event_loop::run_until(const bool& done) {
     if (running_) throw std::logic_error("coil::event_loop::run is not reentrant");
@@ -163,7 +179,13 @@ void event_loop::wait_for_work() {
     if (!ready_.empty()) {
         timeout = std::chrono::nanoseconds::zero();
     } else if (detail::timer_node* next = timers_.top()) {
-        timeout = std::max(next->deadline - now(), detail::clock::duration::zero());
+        if (!paused_) {
+            timeout = detail::time_until(next->deadline, now());
+        } else if (external_.load() == 0) {
+            auto_advance(*next);
+            return;
+        }
+        // Paused, with external work pending: wait for it without a time limit (a post wakes us).
     } else if (backend_->in_flight() == 0 && external_.load() == 0 &&
                !has_posted_.load(std::memory_order_acquire)) {
         throw std::logic_error(
@@ -171,6 +193,18 @@ void event_loop::wait_for_work() {
             "flight, no timer is armed and nothing can post to this loop");
     }
     backend_->poll(timeout);
+    fire_due_timers();
+    run_posted();
+}
+
+void event_loop::auto_advance(const detail::timer_node& next) {
+    // The manual clock moves only when nothing else could happen first: I/O that is ready now
+    // (a zero-timeout poll) and posts come before the jump to the next deadline.
+    const detail::clock::time_point deadline = next.deadline;
+    backend_->poll(std::chrono::nanoseconds::zero());
+    if (ready_.empty() && !has_posted_.load(std::memory_order_acquire)) {
+        manual_now_ = std::max(manual_now_, deadline);
+    }
     fire_due_timers();
     run_posted();
 }

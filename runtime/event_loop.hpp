@@ -25,6 +25,7 @@
 
 #include "coil/runtime/backend_kind.hpp"
 #include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/deadline.hpp"
 #include "coil/runtime/detail/detached.hpp"
 #include "coil/runtime/detail/io_op.hpp"
 #include "coil/runtime/detail/ready_queue.hpp"
@@ -40,6 +41,22 @@ class backend;
 struct loop_options {
     /// The backend to use unless COIL_BACKEND says otherwise; nullopt: probe (io_uring first).
     std::optional<backend_kind> backend;
+
+    /// Test hook, like tokio's paused clock (`tokio::time::pause`): the loop's timers run on a
+    /// manual clock instead of the monotonic one. It starts at the monotonic clock's reading
+    /// when the loop is made and moves only
+    /// - by auto-advance: when the loop would otherwise wait and a timer is armed, it first polls
+    ///   I/O without blocking; if that made nothing ready, the clock jumps to the earliest
+    ///   deadline, which then fires. So sleeps take no real time, and timers fire in deadline
+    ///   order however long they are. Auto-advance is held back while an external_work guard
+    ///   exists (another thread may post back; tokio does the same for spawn_blocking): the
+    ///   loop then waits for I/O or a post without a time limit.
+    /// - by event_loop::advance(d).
+    /// I/O still runs on the kernel's time: a timeout racing I/O that depends on another thread
+    /// or process fires as soon as the loop is idle. Use it for tests whose order comes from
+    /// timers, not from the kernel. Off (the default), the loop pays one predictable branch per
+    /// clock reading and nothing else.
+    bool paused_clock = false;
 };
 
 class event_loop {
@@ -60,8 +77,9 @@ public:
 
     /// Drives `t` (and everything else on this loop) until `t` finishes; returns its value or
     /// rethrows its exception. Throws std::logic_error if `t` can never finish (it waits while no
-    /// operation, timer or cross-thread post is pending). Not reentrant. `t` runs under its own
-    /// token (set_cancel_token) if it has one, else under none.
+    /// operation, timer or cross-thread post is pending; a sleep that never expires arms no
+    /// timer, see docs/time.md). Not reentrant. `t` runs under its own token
+    /// (set_cancel_token) if it has one, else under none.
     template <class T>
     T run(task<T> t);
 
@@ -73,7 +91,31 @@ public:
 
     /// Requests cancellation of every spawned task (e.g. on SIGTERM). Only a request.
     void cancel_spawned() noexcept { spawn_scope_.request_cancel(); }
+
+    // ---- Counters, for tests and diagnostics (loop thread only; O(1), nothing is tracked
+    // ---- for them that the loop does not need anyway).
+    /// Spawned tasks that have not finished yet (they are owned by the loop).
     [[nodiscard]] std::size_t spawned_count() const noexcept { return detached_.size(); }
+    /// Timers armed now: pending sleeps and with_timeout deadlines. A deadline that never
+    /// expires (clock::time_point::max(), e.g. sleep_for(hours::max())) arms no timer.
+    [[nodiscard]] std::size_t armed_timers() const noexcept { return timers_.size(); }
+    /// I/O operations started on the backend and not yet completed (a multishot accept counts
+    /// once while it is armed). The backend's own wake-up read is not counted. After a task
+    /// holding I/O is destroyed or its operations are cancelled and reaped, this is back to
+    /// what it was: 0 on a quiet loop.
+    [[nodiscard]] std::size_t io_in_flight() const noexcept;
+
+    // ---- Time
+    /// The loop's clock: the monotonic clock, or the manual one with loop_options::paused_clock.
+    /// Sleeps and with_timeout measure their durations from this.
+    [[nodiscard]] detail::clock::time_point now() const noexcept {
+        return paused_ ? manual_now_ : detail::clock::now();
+    }
+    [[nodiscard]] bool clock_paused() const noexcept { return paused_; }
+    /// Paused clock only (std::logic_error otherwise): moves the manual clock `d` forward
+    /// (saturating; std::invalid_argument if `d` is negative). Timers now due fire in the loop's
+    /// next turn, in deadline order; a caller inside a task sees them after its next suspension.
+    void advance(detail::clock::duration d);
 
     void set_unhandled_exception_handler(std::function<void(std::exception_ptr)> handler);
 
@@ -106,9 +148,11 @@ public:
     void cancel_fd_ops(int fd) noexcept;
     void register_fd(int fd) noexcept;
     [[nodiscard]] bool supports_multishot_accept() const noexcept;
-    void arm_timer(detail::timer_node& timer) { timers_.push(timer); }
+    /// Arms `timer` for its (already clamped) deadline; one that never expires is not armed.
+    void arm_timer(detail::timer_node& timer) {
+        if (!detail::never_expires(timer.deadline)) timers_.push(timer);
+    }
     void disarm_timer(detail::timer_node& timer) noexcept { timers_.remove(timer); }
-    [[nodiscard]] static detail::clock::time_point now() noexcept { return detail::clock::now(); }
     void fd_closing(int fd) noexcept;
     void report_unhandled(std::exception_ptr error) noexcept;
     void detached_finished(detail::detached_promise& promise) noexcept { detached_.erase(promise); }
@@ -119,6 +163,7 @@ private:
     void fire_due_timers();
     void run_posted();
     void wait_for_work();
+    void auto_advance(const detail::timer_node& next);
 
     std::unique_ptr<detail::backend> backend_;
     backend_kind kind_;
@@ -130,6 +175,8 @@ private:
     std::function<void(std::exception_ptr)> unhandled_;
     bool running_ = false;
     int inline_budget_ = inline_budget_per_resume;
+    bool paused_ = false;
+    detail::clock::time_point manual_now_{};
 
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;

@@ -1,13 +1,23 @@
 #pragma once
-// with_timeout: bounds any awaitable in time by cancelling it when the deadline passes.
+// with_timeout / with_deadline: bound any awaitable in time by cancelling it when the deadline
+// passes.
 //
-//     auto n = co_await coil::with_timeout(coil::recv(fd, buf), 2s);   // result<std::size_t>
+//     auto n = co_await coil::with_timeout(coil::recv(fd, buf), 2s);          // result<size_t>
+//     auto m = co_await coil::with_deadline(coil::recv(fd, buf), deadline);   // same, absolute
 //
 // Result: for an awaitable that yields result<T>: that result, except that an
-// operation_canceled caused by the deadline becomes std::errc::timed_out. If the operation
-// completed anyway (it won the race with the cancel), its real result is returned: nothing it
-// produced is lost. For an awaitable yielding a plain T (or void): result<T> holding the value,
-// or timed_out if the deadline passed before it finished (the value is then dropped).
+// operation_canceled caused by the deadline becomes coil::errc::timed_out ("deadline expired";
+// it compares equal to std::errc::timed_out, see errc.hpp). If the operation completed anyway (it
+// won the race with the cancel), its real result is returned: nothing it produced is lost. For an
+// awaitable yielding a plain T (or void): result<T> holding the value, or coil::errc::timed_out if
+// the deadline passed before it finished (the value is then dropped).
+// Time: on the loop's clock (event_loop::now(), manual under loop_options::paused_clock);
+// with_timeout measures its limit from when it is awaited, rounded up to whole nanoseconds. Any
+// duration (any rep and period) or time point is valid: one later than the clock can represent
+// (nanoseconds::max(), hours::max(), time_point::max()) saturates to "never" (no timer is armed);
+// a zero or negative limit, or a deadline already past, expires at once: the awaitable is still
+// started, and cancelled in the loop's next turn, so an operation that completes without waiting
+// returns its result and any other ends timed_out. See detail/deadline.hpp.
 // Cancellation: the deadline is a cancel request to the awaitable, through the task's token
 // chain; the awaitable is always awaited to its end, so with_timeout returns only once nothing of
 // it is still running. A cancellation of the caller reaches the awaitable too (and is reported as
@@ -21,7 +31,9 @@
 
 #include "coil/runtime/cancel.hpp"
 #include "coil/runtime/detail/awaitable_traits.hpp"
+#include "coil/runtime/detail/deadline.hpp"
 #include "coil/runtime/detail/timer_heap.hpp"
+#include "coil/runtime/errc.hpp"
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/task.hpp"
@@ -33,11 +45,11 @@ namespace detail {
 // A timer that requests cancellation of a scope when it fires.
 class deadline_timer : timer_node {
 public:
-    deadline_timer(event_loop& loop, clock::duration limit, cancel_source& scope)
+    deadline_timer(event_loop& loop, clock::time_point at, cancel_source& scope)
         : loop_(loop), scope_(scope) {
-        deadline = clock::now() + limit;
+        deadline = at;
         fire = &on_fire;
-        loop_.arm_timer(*this);
+        loop_.arm_timer(*this);  // not armed if `at` never expires
     }
     deadline_timer(const deadline_timer&) = delete;
     deadline_timer& operator=(const deadline_timer&) = delete;
@@ -57,6 +69,17 @@ private:
     bool expired_ = false;
 };
 
+// A deadline given either relative to when it is awaited (with_timeout) or absolute.
+struct deadline_spec {
+    clock::time_point at{};
+    clock::duration limit{};
+    bool relative = false;
+
+    [[nodiscard]] clock::time_point resolve(const event_loop& loop) const noexcept {
+        return relative ? saturating_add(loop.now(), limit) : at;
+    }
+};
+
 template <class R>
 struct timeout_result {
     using type = result<R>;
@@ -72,33 +95,55 @@ template <class Awaitable>
 using with_timeout_result_t =
     typename detail::timeout_result<detail::await_result_t<Awaitable>>::type;
 
-template <class Awaitable, class Rep, class Period>
-task<with_timeout_result_t<Awaitable>> with_timeout(Awaitable awaitable,
-                                                    std::chrono::duration<Rep, Period> limit) {
-    using R = detail::await_result_t<Awaitable>;
+namespace detail {
+
+template <class Awaitable>
+task<with_timeout_result_t<Awaitable>> run_with_deadline(Awaitable awaitable, deadline_spec spec) {
+    using R = await_result_t<Awaitable>;
     const cancel_token parent = co_await current_cancel_token();
     cancel_source scope(parent);
-    detail::deadline_timer timer(event_loop::current_or_throw(),
-                                 std::chrono::ceil<detail::clock::duration>(limit), scope);
-    auto inner = detail::as_task(std::move(awaitable));
+    event_loop& loop = event_loop::current_or_throw();
+    deadline_timer timer(loop, spec.resolve(loop), scope);
+    auto inner = as_task(std::move(awaitable));
     inner.inherit_cancel_token(scope.token());  // combined with a task's own token, if any
 
     if constexpr (std::is_void_v<R>) {
         co_await std::move(inner);
-        if (timer.expired() && !parent.cancel_requested()) co_return std::errc::timed_out;
+        if (timer.expired() && !parent.cancel_requested()) co_return errc::timed_out;
         co_return result<void>{};
-    } else if constexpr (detail::is_result_v<R>) {
+    } else if constexpr (is_result_v<R>) {
         R outcome = co_await std::move(inner);
         if (!outcome && outcome.error() == std::errc::operation_canceled && timer.expired() &&
             !parent.cancel_requested()) {
-            co_return std::errc::timed_out;
+            co_return errc::timed_out;
         }
         co_return outcome;
     } else {
         R value = co_await std::move(inner);
-        if (timer.expired() && !parent.cancel_requested()) co_return std::errc::timed_out;
+        if (timer.expired() && !parent.cancel_requested()) co_return errc::timed_out;
         co_return result<R>(std::move(value));
     }
+}
+
+}  // namespace detail
+
+/// Awaits `awaitable`, cancelling it `limit` after this is awaited (see the top of this file).
+template <class Awaitable, class Rep, class Period>
+task<with_timeout_result_t<Awaitable>> with_timeout(Awaitable awaitable,
+                                                    std::chrono::duration<Rep, Period> limit) {
+    detail::deadline_spec spec;
+    spec.limit = detail::to_clock_duration(limit);
+    spec.relative = true;
+    return detail::run_with_deadline(std::move(awaitable), spec);
+}
+
+/// Awaits `awaitable`, cancelling it at `deadline` on the loop's clock (see the top of this file).
+template <class Awaitable, class Duration>
+task<with_timeout_result_t<Awaitable>> with_deadline(
+    Awaitable awaitable, std::chrono::time_point<detail::clock, Duration> deadline) {
+    detail::deadline_spec spec;
+    spec.at = detail::to_clock_time_point(deadline);
+    return detail::run_with_deadline(std::move(awaitable), spec);
 }
 
 }  // namespace coil

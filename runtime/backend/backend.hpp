@@ -38,8 +38,9 @@ public:
     /// produced (an accepted fd) has been closed.
     virtual void abandon(io_op& op) noexcept = 0;
 
-    /// Submits what was started, waits up to `timeout` (nullopt: no limit, zero: don't block) for
-    /// completions, and pushes the completed ops on the ready queue.
+    /// Submits what was started, waits up to `timeout` (nullopt: no limit; zero or negative:
+    /// don't block; any positive count, up to nanoseconds::max(), is valid) for completions, and
+    /// pushes the completed ops on the ready queue.
     virtual void poll(std::optional<std::chrono::nanoseconds> timeout) = 0;
 
     /// Makes a poll() in progress on the loop's thread return. Callable from any thread.

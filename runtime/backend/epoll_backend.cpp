@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -223,12 +224,13 @@ void epoll_backend::forget_fd(int fd) noexcept {
 
 int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) {
     const int capacity = static_cast<int>(events_.size());
+    // Any nanosecond count is valid here: negative waits nothing, and the kernel clamps a
+    // timespec beyond its range (up to ~292 years) instead of failing.
+    const std::int64_t ns = timeout ? std::max<std::int64_t>(timeout->count(), 0) : 0;
     if (have_pwait2_) {
         timespec ts{};
-        if (timeout) {
-            ts.tv_sec = static_cast<time_t>(timeout->count() / 1'000'000'000);
-            ts.tv_nsec = static_cast<long>(timeout->count() % 1'000'000'000);
-        }
+        ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+        ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
         const int n = ::epoll_pwait2(epoll_fd_, events_.data(), capacity, timeout ? &ts : nullptr,
                                      nullptr);
         if (n >= 0 || errno != ENOSYS) return n;
@@ -236,8 +238,9 @@ int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) 
     }
     int ms = -1;
     if (timeout) {
-        // Round up: waking early would spin until the timer is due.
-        const auto rounded = (timeout->count() + 999'999) / 1'000'000;
+        // Round up: waking early would spin until the timer is due. (Not ns + 999'999, which
+        // overflows near nanoseconds::max().)
+        const std::int64_t rounded = ns / 1'000'000 + (ns % 1'000'000 != 0 ? 1 : 0);
         ms = static_cast<int>(std::min<std::int64_t>(rounded, INT_MAX));
     }
     return ::epoll_wait(epoll_fd_, events_.data(), capacity, ms);
@@ -246,7 +249,7 @@ int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) 
 void epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
     // Other tasks are ready and no op waits for readiness: no event could matter, skip the syscall.
     // (Cross-thread posts are checked by the loop itself every turn.)
-    if (timeout && timeout->count() == 0 && in_flight_ == 0) return;
+    if (timeout && timeout->count() <= 0 && in_flight_ == 0) return;
     const int n = wait_events(timeout);
     if (n < 0) {
         if (errno == EINTR) return;

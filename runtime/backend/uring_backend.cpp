@@ -318,11 +318,12 @@ void uring_backend::enter(std::optional<std::chrono::nanoseconds> timeout) {
     int r;
     if (!timeout) {
         r = io_uring_submit_and_wait(&ring_, 1);
-    } else if (timeout->count() == 0) {
+    } else if (timeout->count() <= 0) {
         // Other tasks are ready: don't wait. Skip the syscall when it could achieve nothing.
         if (io_uring_sq_ready(&ring_) == 0 && in_flight_ == 0) return;
         r = submit_and_get_events(ring_);
     } else {
+        // Any positive count is valid: the kernel clamps a timespec beyond its range.
         __kernel_timespec ts{};
         ts.tv_sec = timeout->count() / 1'000'000'000;
         ts.tv_nsec = timeout->count() % 1'000'000'000;

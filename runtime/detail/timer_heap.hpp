@@ -3,17 +3,17 @@
 //
 // Each timer_node lives in its owner (a sleep awaiter, a with_timeout frame) and records its index
 // in the heap, so cancelling is O(log n) removal rather than a lazy tombstone. Timers that share a
-// deadline fire in the order they were armed.
+// deadline fire in the order they were armed. The heap only compares deadlines (no arithmetic);
+// its owners clamp them first (detail/deadline.hpp) and never arm a deadline that never expires.
 // Threading: single-threaded, owned by one event_loop.
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-namespace coil::detail {
+#include "coil/runtime/detail/deadline.hpp"
 
-using clock = std::chrono::steady_clock;
+namespace coil::detail {
 
 struct timer_node {
     static constexpr std::size_t not_armed = ~std::size_t{0};

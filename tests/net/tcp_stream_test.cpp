@@ -12,6 +12,7 @@
 #include "coil/net/tcp_connect.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
+#include "coil/runtime/errc.hpp"
 #include "support/backend_test.hpp"
 
 namespace {
@@ -199,22 +200,46 @@ TEST_P(TcpStreamTest, ConnectToAPortNobodyListensOnIsRefused) {
     EXPECT_EQ(run(body()), std::errc::connection_refused);
 }
 
+// A listener that is never accepted from, with a backlog of one: once its accept queue is full,
+// the kernel drops further SYNs, so a further handshake never completes.
+task<std::error_code> connect_to_a_full_backlog(std::chrono::nanoseconds timeout) {
+    coil::listen_options tiny;
+    tiny.backlog = 1;
+    auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0), tiny).value();
+    std::vector<tcp_stream> queued;
+    for (int i = 0; i < 2; ++i) {
+        auto s = co_await coil::tcp_connect(listener.local_endpoint(), 1s);
+        if (s) queued.push_back(std::move(*s));
+    }
+    auto late = co_await coil::tcp_connect(listener.local_endpoint(), timeout);
+    co_return late.error();
+}
+
 TEST_P(TcpStreamTest, ConnectTimesOutWhenTheListenerDropsTheHandshake) {
-    auto body = []() -> task<std::error_code> {
-        // A listener that is never accepted from, with a backlog of one: once its accept queue
-        // is full, the kernel drops further SYNs, so the next handshake never completes.
-        coil::listen_options tiny;
-        tiny.backlog = 1;
-        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0), tiny).value();
-        std::vector<tcp_stream> queued;
-        for (int i = 0; i < 2; ++i) {
-            auto s = co_await coil::tcp_connect(listener.local_endpoint(), 1s);
-            if (s) queued.push_back(std::move(*s));
-        }
-        auto late = co_await coil::tcp_connect(listener.local_endpoint(), 50ms);
-        co_return late.error();
+    const std::error_code e = run(connect_to_a_full_backlog(50ms));
+    // Issue 7: coil's deadline, not the kernel's ETIMEDOUT ("Connection timed out").
+    EXPECT_EQ(e, coil::errc::timed_out) << e.message();
+    EXPECT_TRUE(e == std::errc::timed_out);
+}
+
+// Issue 6: a timeout too long for the clock means no limit (it overflowed into "expired").
+TEST_P(TcpStreamTest, ConnectWithATimeoutTooLongForTheClockConnects) {
+    auto body = []() -> task<void> {
+        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0)).value();
+        auto a = co_await coil::tcp_connect(listener.local_endpoint(), std::chrono::nanoseconds::max());
+        EXPECT_TRUE(a) << a.error().message();
+        auto b = co_await coil::tcp_connect(listener.local_endpoint(), std::chrono::hours::max());
+        EXPECT_TRUE(b) << b.error().message();
+        auto c = co_await coil::tcp_connect(listener.local_endpoint(), std::chrono::duration<double>(1e300));
+        EXPECT_TRUE(c) << c.error().message();
+        EXPECT_EQ(coil::event_loop::current()->armed_timers(), 0u);
     };
-    EXPECT_EQ(run(body()), std::errc::timed_out);
+    run(body());
+}
+
+TEST_P(TcpStreamTest, ConnectWithANegativeTimeoutExpiresAtOnce) {
+    EXPECT_EQ(run(connect_to_a_full_backlog(std::chrono::nanoseconds::min())), coil::errc::timed_out);
+    EXPECT_EQ(run(connect_to_a_full_backlog(-1s)), coil::errc::timed_out);
 }
 
 TEST_P(TcpStreamTest, ListenersCanShareAPortWithReusePort) {

@@ -104,15 +104,18 @@ TEST_P(EventLoopTest, CancelSpawnedReachesTasksBlockedInIo) {
         auto r = co_await coil::recv(fd, buf);
         result = (!r && r.error() == std::errc::operation_canceled) ? 1 : 2;
     };
-    coil::event_loop loop(options());
+    coil::event_loop loop(paused_options());
     auto main_task = [&]() -> task<void> {
         coil::spawn(reader(pair.a.get(), outcome));
         co_await coil::sleep_for(5ms);
+        EXPECT_EQ(loop.io_in_flight(), 1u);
         coil::event_loop::current()->cancel_spawned();
         while (outcome == 0) co_await coil::yield();
+        EXPECT_EQ(loop.io_in_flight(), 0u);
     };
     loop.run(main_task());
     EXPECT_EQ(outcome, 1);
+    EXPECT_EQ(loop.spawned_count(), 0u);
 }
 
 TEST_P(EventLoopTest, DestroyingTheLoopDestroysSpawnedTasksBlockedInIo) {
@@ -123,13 +126,14 @@ TEST_P(EventLoopTest, DestroyingTheLoopDestroysSpawnedTasksBlockedInIo) {
         ADD_FAILURE() << "the reader was resumed";
     };
     {
-        coil::event_loop loop(options());
+        coil::event_loop loop(paused_options());
         auto main_task = [&]() -> task<void> {
             coil::spawn(reader(pair.a.get()));
             co_await coil::sleep_for(2ms);
         };
         loop.run(main_task());
         EXPECT_EQ(loop.spawned_count(), 1u);
+        EXPECT_EQ(loop.io_in_flight(), 1u);
     }
     // The cancelled recv consumed nothing: the bytes are still there for us.
     ASSERT_EQ(::send(pair.b.get(), "hello", 5, 0), 5);

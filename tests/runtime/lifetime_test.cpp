@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "coil/runtime/errc.hpp"
 #include "coil/runtime/sleep.hpp"
 #include "coil/runtime/task_group.hpp"
 #include "coil/runtime/with_timeout.hpp"
@@ -40,12 +41,14 @@ TEST_P(LifetimeTest, DestroyingTaskWithPendingRecvCancelsItBeforeTheFrameIsFreed
         std::optional<coil::task_group> group(std::in_place);
         group->spawn(recv_into_frame_buffer(pair.a.get(), resumed));
         co_await coil::sleep_for(2ms);  // the recv is now waiting in the kernel / the wait list
+        EXPECT_EQ(coil::event_loop::current()->io_in_flight(), 1u);
         group.reset();                  // destroys the child frame and its buffer
+        EXPECT_EQ(coil::event_loop::current()->io_in_flight(), 0u);
         // Bytes sent now must stay in the socket: no zombie recv may take them.
         EXPECT_EQ(::send(pair.b.get(), "after", 5, 0), 5);
         co_await coil::sleep_for(2ms);
     };
-    run(body());
+    run_paused(body());
     EXPECT_FALSE(resumed);
     char buf[8] = {};
     EXPECT_EQ(::recv(pair.a.get(), buf, sizeof buf, MSG_DONTWAIT), 5);
@@ -60,11 +63,13 @@ TEST_P(LifetimeTest, DestroyingManyTasksWithPendingRecvsLeavesNothingInFlight) {
             coil::task_group group;
             for (auto& p : pairs) group.spawn(recv_into_frame_buffer(p.a.get(), resumed));
             co_await coil::sleep_for(2ms);
+            EXPECT_EQ(coil::event_loop::current()->io_in_flight(), pairs.size());
         }
+        EXPECT_EQ(coil::event_loop::current()->io_in_flight(), 0u);  // what the name promises
         for (auto& p : pairs) EXPECT_EQ(::send(p.b.get(), "x", 1, 0), 1);
         co_await coil::sleep_for(2ms);
     };
-    run(body());
+    run_paused(body());
     EXPECT_FALSE(resumed);
     for (auto& p : pairs) {
         char c = 0;
@@ -129,8 +134,9 @@ TEST_P(CancelledAcceptTest, AnAcceptDestroyedWhileWaitingClosesNothing) {
         coil::task_group group;
         group.spawn([](int fd) -> task<void> { (void)co_await coil::accept(fd); }(listener.fd.get()));
         co_await coil::sleep_for(2ms);
+        EXPECT_EQ(coil::event_loop::current()->io_in_flight(), 1u);
     };  // the group destroys the waiting accept
-    run(body());
+    run_paused(body());
     EXPECT_TRUE(coil::testing::fd_is_open(0));
 }
 
@@ -144,7 +150,7 @@ TEST_P(CancelledAcceptTest, CancelledAcceptThatWonTheRaceReturnsTheConnection) {
         if (r) {
             EXPECT_TRUE(r->valid());
         } else {
-            EXPECT_EQ(r.error(), std::errc::timed_out);
+            EXPECT_EQ(r.error(), coil::errc::timed_out);
             auto again = co_await coil::accept(listener.fd.get());  // still in the backlog
             EXPECT_TRUE(again);
         }
@@ -171,7 +177,7 @@ TEST_P(LifetimeTest, TimeoutRacingCompletionLosesNoBytes) {
             if (r) {
                 received += *r;
             } else {
-                EXPECT_EQ(r.error(), std::errc::timed_out);
+                EXPECT_EQ(r.error(), coil::errc::timed_out);
             }
             co_await group.join();
         }

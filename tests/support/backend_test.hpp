@@ -5,7 +5,8 @@
 //     TEST_P(SocketTest, Something) { run([]() -> coil::task<void> { ... }()); }
 //     COIL_INSTANTIATE_BACKEND_TEST(SocketTest);
 //
-// A backend this machine lacks is skipped visibly (GTEST_SKIP with the reason).
+// A backend this machine lacks is skipped visibly (GTEST_SKIP with the reason). Timer and
+// ordering tests use run_paused() (the loop's manual clock) instead of real sleeps.
 
 #include <gtest/gtest.h>
 
@@ -27,12 +28,28 @@ protected:
     void TearDown() override;
 
     [[nodiscard]] backend_kind backend() const { return GetParam(); }
-    [[nodiscard]] loop_options options() const { return loop_options{GetParam()}; }
+    [[nodiscard]] loop_options options() const {
+        loop_options o;
+        o.backend = GetParam();
+        return o;
+    }
+    /// This test's backend with the loop's clock paused (see loop_options::paused_clock): timers
+    /// fire in deadline order as soon as the loop is idle, with no real waiting.
+    [[nodiscard]] loop_options paused_options() const {
+        loop_options o = options();
+        o.paused_clock = true;
+        return o;
+    }
 
     /// Runs `t` on a fresh loop of this test's backend.
     template <class T>
     T run(task<T> t) {
         return coil::run(std::move(t), options());
+    }
+    /// Runs `t` on a fresh loop of this test's backend, with a paused clock.
+    template <class T>
+    T run_paused(task<T> t) {
+        return coil::run(std::move(t), paused_options());
     }
 
 private:
