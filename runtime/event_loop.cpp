@@ -51,6 +51,12 @@ event_loop::~event_loop() {
     // Spawned frames first: their awaiters' destructors need the backend to drain their I/O.
     detached_.destroy_all();
     ready_.clear();
+    // Then the objects that outlive us: each drains what the backend still holds for it (an
+    // armed multishot accept) and forgets this loop, so its destructor later touches neither.
+    while (detail::loop_binding* b = bound_) {
+        unbind(*b);
+        b->on_loop_gone(*b);
+    }
     backend_.reset();
     this_thread_loop = nullptr;
 }
@@ -101,13 +107,38 @@ void event_loop::post(std::function<void()> fn) {
     backend_->wake();
 }
 
-bool event_loop::start_io(detail::io_op& op) noexcept { return backend_->start(op); }
+bool event_loop::start_io(detail::io_op& op) noexcept {
+    // An empty buffer completes at once with 0 bytes, on both backends, whatever the fd's state:
+    // a recv(2) of 0 bytes on an idle socket says EAGAIN, and waiting for data the caller has no
+    // room for would wait forever. It counts as an inline completion (the caller's budget).
+    if (op.len == 0 && detail::transfers_data(op.code)) {
+        op.res = 0;
+        return true;
+    }
+    return backend_->start(op);
+}
 void event_loop::cancel_io(detail::io_op& op) noexcept { backend_->cancel(op); }
 void event_loop::abandon_io(detail::io_op& op) noexcept { backend_->abandon(op); }
 void event_loop::cancel_fd_ops(int fd) noexcept { backend_->cancel_fd(fd); }
 void event_loop::register_fd(int fd) noexcept { backend_->register_fd(fd); }
 bool event_loop::supports_multishot_accept() const noexcept { return backend_->supports_multishot_accept(); }
 void event_loop::fd_closing(int fd) noexcept { backend_->forget_fd(fd); }
+
+void event_loop::bind(detail::loop_binding& b) noexcept {
+    b.prev = nullptr;
+    b.next = bound_;
+    if (bound_) bound_->prev = &b;
+    bound_ = &b;
+    b.bound = true;
+}
+
+void event_loop::unbind(detail::loop_binding& b) noexcept {
+    if (!b.bound) return;
+    if (b.prev) b.prev->next = b.next; else bound_ = b.next;
+    if (b.next) b.next->prev = b.prev;
+    b.prev = b.next = nullptr;
+    b.bound = false;
+}
 
 void event_loop::run_until(const bool& done) {
     if (running_) throw std::logic_error("coil::event_loop::run is not reentrant");
