@@ -41,6 +41,9 @@ result<tcp_listener> tcp_listener::bind(const ip_endpoint& endpoint, const liste
 }
 
 task<result<tcp_stream>> tcp_listener::accept() {
+    // Counted as in flight on the listener's fd: close() then cancels the wait (the acceptor
+    // ends it with operation_canceled on both backends) and the fd closes after it.
+    auto in_use = handle_.hold();
     auto conn = co_await connections_.accept();
     if (!conn) co_return conn.error();
     co_return tcp_stream(std::move(*conn));

@@ -12,7 +12,12 @@
 // EMFILE/ENFILE (out of fds) and ECONNABORTED are ordinary results: a server should back off
 // and keep serving, not stop.
 // Cancellation: accept honours the task's cancel token; if the kernel had already accepted, the
-// connection is returned (never leaked).
+// connection is returned (never leaked). Closing the listener (close() or destruction) while
+// other tasks wait in accept() ends each of those accepts with operation_canceled, on both
+// backends (as Asio does; an accept loop stops on it), and the fd closes after them; an accept()
+// started after close() gets bad_file_descriptor.
+// Lifetime: a listener may outlive its event loop (declared outside coil::run): it is safe to
+// destroy afterwards, and usable on a later loop of the same thread (docs/lifetimes.md).
 // Threading: loop thread only.
 
 #include <sys/socket.h>

@@ -21,22 +21,37 @@ result<ip_endpoint> endpoint_of(int fd, int (*getname)(int, sockaddr*, socklen_t
 
 }  // namespace
 
-task<result<void>> tcp_stream::send_all(std::span<const std::byte> buf) const {
-    while (!buf.empty()) {
-        auto sent = co_await send(buf);
-        if (!sent) co_return sent.error();
-        buf = buf.subspan(*sent);
+// Both hold the stream's fd for their whole run (one count, not one per step): close() in
+// another task then cancels the step in flight and stops the loop between steps, so the result is
+// operation_canceled whichever point the transfer had reached, and the fd closes after it.
+task<transfer_result> tcp_stream::send_all(std::span<const std::byte> buf) const {
+    auto in_use = handle_.hold();
+    std::size_t done = 0;
+    while (done < buf.size()) {
+        if (in_use.closing()) {
+            co_return transfer_result(done, in_use.fd() < 0 ? make_error_code(std::errc::bad_file_descriptor)
+                                                            : make_error_code(std::errc::operation_canceled));
+        }
+        auto sent = co_await coil::send(in_use.fd(), buf.subspan(done));
+        if (!sent) co_return transfer_result(done, sent.error());
+        done += *sent;
     }
-    co_return result<void>{};
+    co_return transfer_result(done, {});
 }
 
-task<result<void>> tcp_stream::recv_exact(std::span<std::byte> buf) const {
-    while (!buf.empty()) {
-        auto got = co_await recv(buf);
-        if (!got) co_return got.error();
-        buf = buf.subspan(*got);
+task<transfer_result> tcp_stream::recv_exact(std::span<std::byte> buf) const {
+    auto in_use = handle_.hold();
+    std::size_t done = 0;
+    while (done < buf.size()) {
+        if (in_use.closing()) {
+            co_return transfer_result(done, in_use.fd() < 0 ? make_error_code(std::errc::bad_file_descriptor)
+                                                            : make_error_code(std::errc::operation_canceled));
+        }
+        auto got = co_await coil::recv(in_use.fd(), buf.subspan(done));
+        if (!got) co_return transfer_result(done, got.error());
+        done += *got;
     }
-    co_return result<void>{};
+    co_return transfer_result(done, {});
 }
 
 result<void> tcp_stream::shutdown(shutdown_how how) const noexcept {

@@ -3,19 +3,26 @@
 //
 //     auto n = co_await stream.recv(buf);              // result<std::size_t>
 //     if (!n) { /* n.error(): coil::errc::eof when the peer closed, else the OS error */ }
-//     auto ok = co_await stream.send_all(reply);       // result<void>
+//     auto ok = co_await stream.send_all(reply);       // transfer_result: if (!ok) ok.error()
 //
 // Result: recv yields the bytes received (> 0), errc::eof once the peer shut down its side, or the
-// OS error (connection_reset, ...). send may send fewer bytes than given; send_all sends them all.
-// A closed peer gives broken_pipe, never SIGPIPE.
+// OS error (connection_reset, ...). send may send fewer bytes than given; send_all sends them all
+// and recv_exact fills the whole buffer, and on error both say how many bytes went through before
+// it (transfer_result::transferred). A closed peer gives broken_pipe, never SIGPIPE.
+// Empty buffers: recv, send, send_all and recv_exact with an empty buffer complete at once with
+// 0 bytes (success), without waiting and without a syscall (see runtime/io.hpp).
 // Lifetime: buffers must stay valid until the co_await finishes. Move-only; the stream closes
 // when destroyed, after any operation still in flight in another task has completed (those are
-// cancelled first, see io_handle).
-// Cancellation: every operation honours the awaiting task's cancel token.
+// cancelled first, see io_handle). A stream may outlive its event loop (docs/lifetimes.md).
+// Cancellation: every operation honours the awaiting task's cancel token. Closing the stream
+// (close() or destruction) while another task's recv/send/send_all/recv_exact is pending ends
+// that operation with operation_canceled, on both backends (send_all and recv_exact still say
+// how much went through); an operation started after close() gets bad_file_descriptor.
 // Threading: use a stream on the loop thread that created it.
 
 #include <cstddef>
 #include <span>
+#include <system_error>
 
 #include "coil/net/ip_endpoint.hpp"
 #include "coil/runtime/io.hpp"
@@ -27,6 +34,26 @@
 namespace coil {
 
 enum class shutdown_how { read = 0, write = 1, both = 2 };
+
+/// What send_all / recv_exact did: the bytes that went through, and the error that stopped the
+/// transfer (none on success, when transferred() is the whole buffer). Tests like a result:
+/// `if (!r) ... r.error()`. On error the first transferred() bytes of the buffer were sent
+/// (received), the rest were not.
+class transfer_result {
+public:
+    transfer_result() noexcept = default;
+    transfer_result(std::size_t transferred, std::error_code error) noexcept
+        : transferred_(transferred), error_(error) {}
+
+    [[nodiscard]] bool has_value() const noexcept { return !error_; }
+    explicit operator bool() const noexcept { return has_value(); }
+    [[nodiscard]] std::error_code error() const noexcept { return error_; }
+    [[nodiscard]] std::size_t transferred() const noexcept { return transferred_; }
+
+private:
+    std::size_t transferred_ = 0;
+    std::error_code error_;
+};
 
 class tcp_stream {
 public:
@@ -43,10 +70,12 @@ public:
     auto send(std::span<const std::byte> buf) const noexcept {
         return handle_.track(coil::send(handle_.fd(), buf));
     }
-    /// Sends all of `buf` (several sends if the socket buffer is full).
-    task<result<void>> send_all(std::span<const std::byte> buf) const;
-    /// Receives exactly buf.size() bytes; errc::eof if the stream ends first.
-    task<result<void>> recv_exact(std::span<std::byte> buf) const;
+    /// Sends all of `buf` (several sends if the socket buffer is full). On error (broken_pipe,
+    /// operation_canceled, ...) transferred() says how many bytes were sent before it.
+    task<transfer_result> send_all(std::span<const std::byte> buf) const;
+    /// Receives exactly buf.size() bytes; errc::eof if the stream ends first. On error
+    /// transferred() says how many bytes were received (into the start of `buf`) before it.
+    task<transfer_result> recv_exact(std::span<std::byte> buf) const;
 
     /// shutdown(2): for write, the peer's recv then sees end of stream.
     result<void> shutdown(shutdown_how how = shutdown_how::write) const noexcept;

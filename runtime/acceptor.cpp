@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <coroutine>
 #include <deque>
+#include <stdexcept>
 
 #include "coil/runtime/cancel.hpp"
 #include "coil/runtime/detail/io_op.hpp"
@@ -26,9 +27,37 @@ result<unique_fd> to_connection(int res) {
 
 }  // namespace
 
-struct acceptor::state {
+struct acceptor::state : detail::loop_binding {
     struct multishot_op : detail::io_op {
         state* owner = nullptr;
+    };
+
+    // A plain accept (epoll, or a kernel without multishot), listed so that destroying the
+    // acceptor can cancel it: then it ends with operation_canceled on both backends, as the
+    // multishot's waiters do, instead of waiting on (epoll) or for (io_uring) a closing fd.
+    struct plain_accept : accept_awaitable {
+        state* owner;
+        plain_accept* prev = nullptr;
+        plain_accept* next = nullptr;
+
+        explicit plain_accept(state& s) : accept_awaitable(coil::accept(s.listen_fd)), owner(&s) {
+            next = s.plain;
+            if (next) next->prev = this;
+            s.plain = this;
+        }
+        plain_accept(const plain_accept&) = delete;
+        plain_accept& operator=(const plain_accept&) = delete;
+        ~plain_accept() { detach(); }
+        void detach() noexcept {
+            if (owner == nullptr) return;
+            if (prev) prev->next = next; else owner->plain = next;
+            if (next) next->prev = prev;
+            prev = next = nullptr;
+            owner = nullptr;
+        }
+        void cancel(event_loop& loop) noexcept {
+            if (op_.in_flight) loop.cancel_io(op_);  // (completed already: it keeps its result)
+        }
     };
 
     // One waiting accept() call: queued in FIFO order, resumed with a result.
@@ -73,12 +102,14 @@ struct acceptor::state {
         }
     };
 
-    state(event_loop& l, int fd) noexcept : loop(l), listen_fd(fd) {
+    state(event_loop& l, int fd) noexcept : listen_fd(fd) {
         op.owner = this;
         op.code = detail::op_code::accept_multishot;
         op.fd = fd;
         op.flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
         op.on_multishot = &on_result;
+        on_loop_gone = &forget_loop;
+        bind_to(l);
     }
     ~state() {
         // accept() calls still waiting (the listener closed under them) end with
@@ -87,18 +118,42 @@ struct acceptor::state {
             remove(*w);
             deliver_to(*w, -ECANCELED);
         }
-        if (op.in_flight) loop.abandon_io(op);  // cancel, and drain until the last completion
+        while (plain_accept* p = plain) {
+            if (loop) p->cancel(*loop);  // (one in flight implies a live loop)
+            p->detach();
+        }
+        if (loop) {
+            if (op.in_flight) loop->abandon_io(op);  // cancel, and drain until the last completion
+            loop->unbind(*this);
+        }
         for (int res : queued) {
             if (res >= 0) ::close(res);
         }
     }
 
-    [[nodiscard]] bool multishot() const noexcept { return loop.supports_multishot_accept(); }
+    void bind_to(event_loop& l) noexcept {
+        loop = &l;
+        l.bind(*this);
+    }
+    // The loop is being destroyed while we live on (a listener declared outside coil::run): its
+    // tasks, so every waiter and plain accept, are gone; drain the multishot while the backend
+    // still exists, and forget the loop. Queued connections stay for a later loop (or are closed
+    // by the destructor).
+    static void forget_loop(detail::loop_binding& b) noexcept {
+        state& s = static_cast<state&>(b);
+        if (s.op.in_flight) s.loop->abandon_io(s.op);
+        s.op.abandoned = false;
+        s.armed = false;
+        s.pausing = false;
+        s.loop = nullptr;
+    }
+
+    [[nodiscard]] bool multishot() const noexcept { return loop->supports_multishot_accept(); }
 
     void arm() noexcept {
         op.cancel_requested = false;  // left over from the last pause
         op.res = 0;
-        if (loop.start_io(op)) {
+        if (loop->start_io(op)) {
             queued.push_back(op.res);  // could not even start (no SQE): report it
             return;
         }
@@ -121,7 +176,7 @@ struct acceptor::state {
     void deliver_to(waiter& w, int res) noexcept {
         w.res = res;
         w.delivered = true;
-        loop.schedule(w);
+        loop->schedule(w);
     }
 
     static void on_result(detail::io_op& base, int res, bool more) noexcept {
@@ -153,13 +208,14 @@ struct acceptor::state {
             s.queued.push_back(res);
             if (s.queued.size() >= max_queued && s.armed && !s.pausing) {
                 s.pausing = true;  // nobody is taking them: let the kernel backlog hold the rest
-                s.loop.cancel_io(s.op);
+                s.loop->cancel_io(s.op);
             }
         }
     }
 
-    event_loop& loop;
+    event_loop* loop = nullptr;  // null once the loop is gone (until a later loop uses us)
     int listen_fd;
+    plain_accept* plain = nullptr;  // in flight, newest first
     multishot_op op;  // KERNEL-OWNS while armed: abandoned and drained in ~state
     std::deque<int> queued;
     waiter* oldest = nullptr;
@@ -178,13 +234,21 @@ acceptor::~acceptor() = default;
 task<result<unique_fd>> acceptor::accept() {
     if (!state_) co_return std::errc::bad_file_descriptor;
     state& s = *state_;
+    event_loop& current = event_loop::current_or_throw();
+    if (s.loop == nullptr) s.bind_to(current);  // our loop is gone; this thread has a new one
+    if (s.loop != &current) {
+        throw std::logic_error("coil::acceptor::accept: called on a thread other than its loop's");
+    }
     for (;;) {
         if (!s.queued.empty()) {  // first what the multishot already took from the kernel
             const int res = s.queued.front();
             s.queued.pop_front();
             co_return to_connection(res);
         }
-        if (!s.armed && !s.multishot()) co_return co_await coil::accept(s.listen_fd);
+        if (!s.armed && !s.multishot()) {
+            state::plain_accept plain(s);
+            co_return co_await plain;
+        }
         if (!s.armed) s.arm();  // (while a pause is being cancelled it is still armed: wait)
         if (!s.queued.empty()) continue;  // arming failed at once
         state::waiter w;

@@ -12,8 +12,13 @@
 // ordinary results: back off and retry).
 // Cancellation: a cancelled accept() completes with operation_canceled; the multishot keeps
 // running for the others. A connection accepted for nobody is closed, never leaked.
-// Lifetime: `listen_fd` must outlive the acceptor. Destroying the acceptor cancels and drains the
-// multishot and closes the queued connections. Threading: loop thread only.
+// Lifetime: `listen_fd` must outlive the acceptor. Destroying the acceptor ends every accept()
+// still waiting with operation_canceled (both backends: the multishot's waiters and the plain
+// accepts alike), cancels and drains the multishot, and closes the queued connections. The
+// acceptor may outlive its event loop: the loop drains the multishot when it goes, and the
+// acceptor is then safe to destroy, or to use on a later loop of the same thread
+// (docs/lifetimes.md). Threading: loop thread only (accept() throws std::logic_error on a thread
+// other than its loop's).
 
 #include <cstddef>
 #include <memory>

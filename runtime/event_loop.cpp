@@ -54,6 +54,12 @@ event_loop::~event_loop() {
     // Spawned frames first: their awaiters' destructors need the backend to drain their I/O.
     detached_.destroy_all();
     ready_.clear();
+    // Then the objects that outlive us: each drains what the backend still holds for it (an
+    // armed multishot accept) and forgets this loop, so its destructor later touches neither.
+    while (detail::loop_binding* b = bound_) {
+        unbind(*b);
+        b->on_loop_gone(*b);
+    }
     backend_.reset();
     this_thread_loop = nullptr;
 }
@@ -104,7 +110,16 @@ void event_loop::post(std::function<void()> fn) {
     backend_->wake();
 }
 
-bool event_loop::start_io(detail::io_op& op) noexcept { return backend_->start(op); }
+bool event_loop::start_io(detail::io_op& op) noexcept {
+    // An empty buffer completes at once with 0 bytes, on both backends, whatever the fd's state:
+    // a recv(2) of 0 bytes on an idle socket says EAGAIN, and waiting for data the caller has no
+    // room for would wait forever. It counts as an inline completion (the caller's budget).
+    if (op.len == 0 && detail::transfers_data(op.code)) {
+        op.res = 0;
+        return true;
+    }
+    return backend_->start(op);
+}
 void event_loop::cancel_io(detail::io_op& op) noexcept { backend_->cancel(op); }
 void event_loop::abandon_io(detail::io_op& op) noexcept { backend_->abandon(op); }
 void event_loop::cancel_fd_ops(int fd) noexcept { backend_->cancel_fd(fd); }
@@ -123,6 +138,22 @@ void event_loop::advance(detail::clock::duration d) {
         throw std::invalid_argument("coil::event_loop::advance: the clock cannot go back");
     }
     manual_now_ = detail::saturating_add(manual_now_, d);
+}
+
+void event_loop::bind(detail::loop_binding& b) noexcept {
+    b.prev = nullptr;
+    b.next = bound_;
+    if (bound_) bound_->prev = &b;
+    bound_ = &b;
+    b.bound = true;
+}
+
+void event_loop::unbind(detail::loop_binding& b) noexcept {
+    if (!b.bound) return;
+    if (b.prev) b.prev->next = b.next; else bound_ = b.next;
+    if (b.next) b.next->prev = b.prev;
+    b.prev = b.next = nullptr;
+    b.bound = false;
 }
 
 void event_loop::run_until(const bool& done) {

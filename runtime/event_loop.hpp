@@ -9,7 +9,10 @@
 // Threading: a loop belongs to the thread that constructed it (at most one per thread); all
 // members but post() must be called on that thread. Tasks run on their loop's thread only.
 // Lifetime: destroying the loop destroys the spawned tasks still running; each of their in-flight
-// operations is cancelled and drained first, so no kernel write outlives a frame.
+// operations is cancelled and drained first, so no kernel write outlives a frame. I/O objects made
+// on the loop (tcp_listener, tcp_stream, acceptor, io_handle, signal_set) may outlive it: the loop
+// drains what its backend holds for them, and they are safe to destroy (or to use on a later loop
+// of the same thread) afterwards; see docs/lifetimes.md.
 // Signals: constructing a loop sets SIGPIPE to ignored if it was at its default (killing the
 // process), so a write to a closed peer reports EPIPE; a handler the application set is kept.
 
@@ -28,6 +31,7 @@
 #include "coil/runtime/detail/deadline.hpp"
 #include "coil/runtime/detail/detached.hpp"
 #include "coil/runtime/detail/io_op.hpp"
+#include "coil/runtime/detail/loop_binding.hpp"
 #include "coil/runtime/detail/ready_queue.hpp"
 #include "coil/runtime/detail/timer_heap.hpp"
 #include "coil/runtime/task.hpp"
@@ -142,6 +146,8 @@ public:
     [[nodiscard]] bool take_inline_budget() noexcept { return inline_budget_-- > 0; }
     /// Completions without suspending a task may take in a row before it must yield.
     static constexpr int inline_budget_per_resume = 64;
+    /// Starts `op` (see backend::start). A read/write/recv/send of 0 bytes completes here, at
+    /// once, with 0, and never reaches the backend.
     bool start_io(detail::io_op& op) noexcept;
     void cancel_io(detail::io_op& op) noexcept;
     void abandon_io(detail::io_op& op) noexcept;
@@ -154,6 +160,9 @@ public:
     }
     void disarm_timer(detail::timer_node& timer) noexcept { timers_.remove(timer); }
     void fd_closing(int fd) noexcept;
+    /// `b` is told (on_loop_gone) if this loop is destroyed before b is unbound.
+    void bind(detail::loop_binding& b) noexcept;
+    void unbind(detail::loop_binding& b) noexcept;
     void report_unhandled(std::exception_ptr error) noexcept;
     void detached_finished(detail::detached_promise& promise) noexcept { detached_.erase(promise); }
 
@@ -171,6 +180,7 @@ private:
     detail::ready_queue ready_;
     detail::timer_heap timers_;
     detail::detached_list detached_;
+    detail::loop_binding* bound_ = nullptr;  // objects to tell when this loop goes
     cancel_source spawn_scope_;
     std::function<void(std::exception_ptr)> unhandled_;
     bool running_ = false;

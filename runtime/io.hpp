@@ -6,6 +6,12 @@
 //
 // Result: each returns an awaitable whose co_await yields a coil::result. recv/read report end of
 // stream as coil::errc::eof (never as 0 bytes, unless the buffer was empty).
+// Empty buffers: read, write, recv and send with an empty buffer complete at once with 0 bytes,
+// on both backends: no syscall, no wait, whatever the fd's state (even a closed fd gives 0, not
+// an error; recv(2) of 0 bytes would say EAGAIN on an idle socket, and waiting for data there is
+// no room for could wait forever). Like any op that completes without suspending it counts
+// against the task's cooperative budget. A task whose cancellation was requested still gets
+// operation_canceled.
 // Lifetime: buffers and addresses are borrowed and must stay valid until the co_await finishes.
 // If the awaiting task is destroyed mid-operation, the awaiter cancels the op and waits for its
 // completion before the frame goes away (docs/lifetimes.md), so the kernel never writes into it.
@@ -13,6 +19,17 @@
 // std::errc::operation_canceled, or with its real result if it won the race (then use it).
 // fds: must be non-blocking for the epoll backend (everything coil creates is). Call these only
 // on the thread of the loop that owns the task.
+// Closing: a raw fd passed here may be closed any way you like, ::close included, once no op on
+// it is in flight; its number may then be reused by a new file and these ops see the new file on
+// both backends (epoll re-adds a raw fd at each wait, one epoll_ctl per wait, and keeps no
+// readiness memory for it). An fd owned by an io_handle (tcp_stream, tcp_listener, signal_set)
+// must be closed through its owner, never with ::close: the backend keeps per-fd state for it
+// (the epoll registration and readiness memory, the io_uring fixed-file slot) that only a close
+// through coil forgets. Closing through coil (io_handle::reset, unique_fd, coil::close) while an
+// op on the fd waits: through an io_handle (tracked ops), the op ends with operation_canceled on
+// both backends and the fd closes after it; a raw fd closed under a waiting op is a bug (epoll
+// ends the op with operation_canceled, but on io_uring the kernel keeps the file and the op waits
+// on).
 // Threading: loop thread only.
 
 #include <sys/socket.h>

@@ -7,15 +7,31 @@ namespace coil {
 namespace detail {
 
 void release_fd_record(fd_record* record) noexcept {
-    unique_fd closing(record->fd);  // tells the loop, then closes
+    if (record->loop) record->loop->unbind(*record);
+    unique_fd closing(record->fd);  // tells the thread's loop (if any), then closes
     delete record;
 }
 
+namespace {
+
+void forget_loop(loop_binding& b) noexcept {
+    // The loop is being destroyed (its tasks, so every op counted here, are gone already). Its
+    // backend forgets the fd now, while it still can: an io_uring fixed-file slot would otherwise
+    // keep the file open until the kernel's deferred ring teardown. The fd stays open until the
+    // handle closes it.
+    auto& record = static_cast<fd_record&>(b);
+    record.loop->fd_closing(record.fd);
+    record.loop = nullptr;
+}
+
+}  // namespace
 }  // namespace detail
 
 io_handle::io_handle(unique_fd fd) {
     event_loop& loop = event_loop::current_or_throw();
-    record_ = new detail::fd_record{fd.release(), 0, false, &loop};
+    record_ = new detail::fd_record(fd.release(), &loop);
+    record_->on_loop_gone = &detail::forget_loop;
+    loop.bind(*record_);
     loop.register_fd(record_->fd);
 }
 
@@ -28,7 +44,9 @@ void io_handle::reset() noexcept {
     }
     // Others still use the fd: ask their ops to stop, and let the last one close it.
     record->orphaned = true;
-    record->loop->cancel_fd_ops(record->fd);
+    // A handle that outlived its loop and is used on a later one: cancel through that one.
+    event_loop* loop = record->loop ? record->loop : event_loop::current();
+    if (loop) loop->cancel_fd_ops(record->fd);
 }
 
 }  // namespace coil

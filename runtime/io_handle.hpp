@@ -8,13 +8,17 @@
 // Lifetime: destroying the handle while operations are in flight (in other tasks) cancels them
 // (io_uring: ASYNC_CANCEL by fd; epoll: the waiting ops complete with operation_canceled) and
 // closes the fd when the last one completes. With nothing in flight it closes at once.
+// Closing through the handle is the only way: an owned fd must never be ::close()d behind its
+// back (the backend keeps per-fd state for it, see runtime/io.hpp).
 // Threading: loop thread only; the handle belongs to the loop that is current when it is made.
+// It may outlive that loop (then it closes without one; docs/lifetimes.md).
 
 #include <coroutine>
 #include <cstdint>
 #include <utility>
 
 #include "coil/runtime/detail/awaitable_traits.hpp"
+#include "coil/runtime/detail/loop_binding.hpp"
 #include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
@@ -23,7 +27,10 @@ class event_loop;
 
 namespace detail {
 
-struct fd_record {
+// Bound to its loop (loop_binding): when the loop is destroyed first, `loop` becomes null and
+// the record (its fd still open) is closed later without a loop.
+struct fd_record : loop_binding {
+    fd_record(int f, event_loop* l) noexcept : fd(f), loop(l) {}
     int fd = -1;
     std::uint32_t in_flight = 0;
     bool orphaned = false;  // the handle is gone: close when in_flight reaches 0
@@ -36,9 +43,17 @@ void release_fd_record(fd_record* record) noexcept;  // closes and frees an orph
 class op_counter {
 public:
     explicit op_counter(fd_record* record) noexcept : record_(record) {}
+    // A copy does not count (awaiters are copied only before they start); a move takes the count.
     op_counter(const op_counter& other) noexcept : record_(other.record_) {}
+    op_counter(op_counter&& other) noexcept
+        : record_(other.record_), counting_(std::exchange(other.counting_, false)) {}
     op_counter& operator=(const op_counter&) = delete;
     ~op_counter() { stop(); }
+
+    /// The fd (-1 for a closed handle); valid while this counts, even after the handle let go.
+    [[nodiscard]] int fd() const noexcept { return record_ ? record_->fd : -1; }
+    /// The handle was closed (reset) while this counted: stop, the fd closes once we are done.
+    [[nodiscard]] bool closing() const noexcept { return record_ == nullptr || record_->orphaned; }
 
     void start() noexcept {
         if (record_ == nullptr) return;  // a closed handle: the op runs on fd -1 and fails (EBADF)
@@ -110,6 +125,16 @@ public:
     template <class Awaitable>
     tracked_awaitable<Awaitable> track(Awaitable op) const noexcept {
         return tracked_awaitable<Awaitable>(record_, std::move(op));
+    }
+
+    /// Counts as one operation in flight for as long as the result lives: for a composed
+    /// operation (several awaits, e.g. send_all) or one that goes through another object (the
+    /// listener's acceptor). reset() then cancels the ops on the fd, and the fd stays open until
+    /// the hold ends; hold.closing() tells the composed operation to stop.
+    [[nodiscard]] detail::op_counter hold() const noexcept {
+        detail::op_counter counter(record_);
+        counter.start();
+        return counter;
     }
 
     /// Closes now if nothing is in flight; otherwise cancels what is and closes after it.

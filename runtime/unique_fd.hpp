@@ -1,10 +1,11 @@
 #pragma once
 // coil::unique_fd: the one owner of a file descriptor; closes it when destroyed.
 //
-// Closing goes through the thread's event loop (if any) first, so the epoll backend forgets its
-// registration and fails any op still waiting on the fd instead of leaving it to wait forever.
-// Rule: don't destroy the owner of an fd while another task's operation on it is in flight (on
-// io_uring the kernel keeps the file open until that op completes); the net/ layer enforces this.
+// Closing goes through the thread's event loop (if any) first, so the backend forgets what it
+// kept for the fd (epoll: registration, readiness memory; io_uring: the fixed-file slot).
+// Rule: don't destroy the owner of an fd while another task's operation on it is in flight (epoll
+// ends that op with operation_canceled, but on io_uring the kernel keeps the file open and the op
+// waits on); io_handle, and so the net/ layer, enforces this (docs/lifetimes.md).
 
 #include <utility>
 

@@ -46,8 +46,11 @@ public:
     /// Makes a poll() in progress on the loop's thread return. Callable from any thread.
     virtual void wake() noexcept = 0;
 
-    /// `fd` will carry many operations (a connection): the backend may register it (io_uring:
-    /// a fixed file, sparing a file-reference round trip per op). Undone by forget_fd.
+    /// `fd` will carry many operations (a connection) and coil owns it: it will be closed through
+    /// coil (forget_fd first), never behind the backend's back. So the backend may register it
+    /// (io_uring: a fixed file, sparing a file-reference round trip per op) and keep per-fd state
+    /// (epoll: registration, readiness memory). Any state kept under this number before (a raw
+    /// fd closed with ::close) must be dropped. Undone by forget_fd.
     virtual void register_fd(int fd) noexcept = 0;
 
     /// Requests cancellation of every in-flight op on `fd` (each still completes once).

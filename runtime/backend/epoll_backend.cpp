@@ -89,7 +89,10 @@ epoll_backend::wait_list& epoll_backend::list_for(io_op& op) {
 }
 
 bool epoll_backend::ensure_registered(int fd, fd_entry& e) noexcept {
-    if (e.registered) return true;
+    // Owned fds: once. A raw fd may have been closed with ::close and its number reused by a new
+    // file since we registered it (the kernel then dropped the old registration by itself), so
+    // it is added on every wait; EEXIST says this very file is still registered.
+    if (e.registered && e.owned) return true;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.fd = fd;
@@ -98,10 +101,27 @@ bool epoll_backend::ensure_registered(int fd, fd_entry& e) noexcept {
     return true;
 }
 
+void epoll_backend::register_fd(int fd) noexcept {
+    if (fd < 0) return;
+    fd_entry* e = nullptr;
+    try {
+        e = &entry(fd);
+    } catch (...) {
+        return;  // then it is treated as a raw fd: correct, one epoll_ctl per wait
+    }
+    // Whatever was remembered under this number may be about an earlier file that was closed
+    // behind our back: start afresh (a registration of this same file is found again: EEXIST).
+    e->registered = false;
+    e->drained_in = e->drained_out = e->hung_up = false;
+    e->stream = -1;
+    e->owned = true;
+}
+
 bool epoll_backend::known_not_ready(const fd_entry& e, const io_op& op) noexcept {
     // After a hang-up no further edge may come: a FIN that arrived in the same edge as the last
-    // data must still be read as end of stream, so never skip the syscall then.
-    if (!remembers_readiness(op.code) || e.hung_up) return false;
+    // data must still be read as end of stream, so never skip the syscall then. A raw fd's
+    // memory may be about an earlier file with the same number: never trusted.
+    if (!e.owned || !remembers_readiness(op.code) || e.hung_up) return false;
     return waits_for_write(op.code) ? e.drained_out : e.drained_in;
 }
 
@@ -115,7 +135,7 @@ bool epoll_backend::is_stream_socket(fd_entry& e, int fd) noexcept {
 }
 
 void epoll_backend::note_result(fd_entry& e, const io_op& op, int res) noexcept {
-    if (!remembers_readiness(op.code)) return;
+    if (!e.owned || !remembers_readiness(op.code)) return;
     // EAGAIN, or a short transfer on a stream socket: the queue is empty (or full) right now, and
     // the next change comes with an edge. End of stream (0) and errors stay ready: they repeat.
     // A short datagram, or a MSG_PEEK (it consumes nothing), says nothing about what is queued.
@@ -212,8 +232,9 @@ void epoll_backend::cancel_fd(int fd) noexcept { fail_waiting(fd, -ECANCELED); }
 
 void epoll_backend::forget_fd(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
-    // An op still waiting on an fd that is being closed would wait forever: fail it instead.
-    fail_waiting(fd, -EBADF);
+    // An op still waiting on an fd that is being closed would wait forever: end it as cancelled
+    // (the result an op pending on a handle that is closed gets on both backends).
+    fail_waiting(fd, -ECANCELED);
     fd_entry& e = fds_[static_cast<std::size_t>(fd)];
     if (e.registered) {
         // Explicit DEL: a dup() of the fd would otherwise keep the registration alive.

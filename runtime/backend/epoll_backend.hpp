@@ -8,6 +8,11 @@
 // Readiness memory (sockets: recv, send, accept): a short recv/send or EAGAIN means the socket is
 // drained (or full) for now, so the next op on it waits for the next edge without first paying a
 // syscall that would only say EAGAIN. An edge that arrives while nobody waits is remembered.
+// Per-fd memory (the registration, readiness, the socket type) is kept only for fds coil owns
+// (register_fd: io_handle, so tcp_stream, tcp_listener, signal_set), which are closed through coil
+// (forget_fd), so a reused fd number can never inherit it. A raw fd may be closed with ::close
+// and its number reused behind our back: for those every wait re-adds the fd (EEXIST means the
+// same file is still registered) and every op tries its syscall first.
 // Threading: loop thread only, except wake().
 
 #include <sys/epoll.h>
@@ -31,7 +36,7 @@ public:
     void abandon(io_op& op) noexcept override;
     void poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void wake() noexcept override;
-    void register_fd(int) noexcept override {}  // registration happens on the first wait
+    void register_fd(int fd) noexcept override;  // coil owns it: keep per-fd memory
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;
     bool supports_multishot_accept() const noexcept override { return false; }
@@ -48,7 +53,8 @@ private:
     struct fd_entry {
         wait_list readers;
         wait_list writers;
-        bool registered = false;
+        bool owned = false;        // register_fd'd: closed through coil, memory below is valid
+        bool registered = false;   // in the epoll set (trusted only while owned)
         bool drained_in = false;   // no data to read until the next in-edge
         bool drained_out = false;  // no room to write until the next out-edge
         bool hung_up = false;      // saw RDHUP/HUP/ERR: every later op must try its syscall

@@ -29,6 +29,13 @@ enum class op_code : std::uint8_t {
     poll_writable,
 };
 
+// Ops that move bytes between a buffer and the fd (len counts). One with len == 0 completes at
+// once with 0, without reaching a backend: see event_loop::start_io.
+inline bool transfers_data(op_code code) noexcept {
+    return code == op_code::read || code == op_code::write || code == op_code::recv ||
+           code == op_code::send;
+}
+
 struct io_op : ready_node {
     op_code code = op_code::nop;
     bool in_flight = false;         // started, completion not yet delivered

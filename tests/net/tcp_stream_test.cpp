@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,12 +117,14 @@ TEST_P(TcpStreamTest, SendAllDeliversEightMiBThroughDefaultSocketBuffers) {
         auto [sent, received] = co_await coil::when_all(client.send_all(out), server.recv_exact(in));
         EXPECT_TRUE(sent) << sent.error().message();
         EXPECT_TRUE(received) << received.error().message();
+        EXPECT_EQ(sent.transferred(), out.size());
+        EXPECT_EQ(received.transferred(), in.size());
         EXPECT_TRUE(in == out);
     };
     run(body());
 }
 
-TEST_P(TcpStreamTest, RecvExactReportsEofWhenTheStreamEndsEarly) {
+TEST_P(TcpStreamTest, RecvExactReportsEofAndTheBytesReceivedWhenTheStreamEndsEarly) {
     auto body = []() -> task<void> {
         auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
         EXPECT_TRUE(co_await client.send_all(bytes_of("abc")));
@@ -127,6 +132,8 @@ TEST_P(TcpStreamTest, RecvExactReportsEofWhenTheStreamEndsEarly) {
         std::array<std::byte, 8> buf{};
         auto r = co_await server.recv_exact(buf);
         EXPECT_EQ(r.error(), coil::errc::eof);
+        EXPECT_EQ(r.transferred(), 3u);
+        EXPECT_EQ(std::memcmp(buf.data(), "abc", 3), 0);
     };
     run(body());
 }
@@ -166,25 +173,159 @@ TEST_P(TcpStreamTest, UsingAClosedStreamIsAnErrorNotACrash) {
     EXPECT_EQ(run(body()), std::errc::bad_file_descriptor);
 }
 
-// Closing a listener while another task waits in accept() ends that accept, whatever backend.
-TEST_P(TcpStreamTest, ClosingAListenerEndsAnAcceptWaitingInAnotherTask) {
-    auto body = []() -> task<std::error_code> {
+// Regression: closing a listener while other tasks waited in accept() ended them with
+// operation_canceled on io_uring but bad_file_descriptor on epoll, so the README's accept loop
+// (which stops on operation_canceled) retried forever on epoll. Now operation_canceled on both.
+task<std::error_code> accept_error(coil::tcp_listener& l) {
+    auto r = co_await coil::with_timeout(l.accept(), 5s);
+    co_return r.error();
+}
+
+TEST_P(TcpStreamTest, ClosingAListenerEndsEveryWaitingAcceptWithOperationCanceled) {
+    auto body = []() -> task<void> {
         auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0)).value();
-        auto waiter = [](coil::tcp_listener& l) -> task<std::error_code> {
-            auto r = co_await coil::with_timeout(l.accept(), 5s);
-            co_return r.error();
-        };
-        auto closer = [](coil::tcp_listener& l) -> task<std::error_code> {
+        auto closer = [](coil::tcp_listener& l) -> task<void> {
             co_await coil::sleep_for(5ms);
             l.close();
-            co_return std::error_code{};
         };
-        auto [error, ignored] = co_await coil::when_all(waiter(listener), closer(listener));
+        auto [first, second, done] =
+            co_await coil::when_all(accept_error(listener), accept_error(listener), closer(listener));
+        EXPECT_EQ(first, std::errc::operation_canceled) << first.message();
+        EXPECT_EQ(second, std::errc::operation_canceled) << second.message();
+        auto after = co_await listener.accept();
+        EXPECT_EQ(after.error(), std::errc::bad_file_descriptor) << "accept on a closed listener";
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, DestroyingAListenerEndsAWaitingAcceptWithOperationCanceled) {
+    auto body = []() -> task<std::error_code> {
+        std::optional<coil::tcp_listener> listener(coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0)).value());
+        auto destroyer = [](std::optional<coil::tcp_listener>& l) -> task<void> {
+            co_await coil::sleep_for(5ms);
+            l.reset();
+        };
+        auto [error, done] = co_await coil::when_all(accept_error(*listener), destroyer(listener));
         co_return error;
     };
-    const auto error = run(body());
-    EXPECT_NE(error, std::errc::timed_out) << "the accept kept waiting on a closed listener";
-    EXPECT_TRUE(error) << "no connection was made, so accept cannot have succeeded";
+    EXPECT_EQ(run(body()), std::errc::operation_canceled);
+}
+
+// Fills the stream's send buffer (the peer reads nothing) until a send would wait.
+task<void> fill(const tcp_stream& s) {
+    std::vector<std::byte> chunk(64 * 1024);
+    for (int i = 0; i < 10'000; ++i) {
+        auto sent = co_await coil::with_timeout(s.send(chunk), 2ms);
+        if (!sent) break;
+    }
+}
+
+TEST_P(TcpStreamTest, ClosingAStreamWhileAnotherTaskSendsCancelsTheSend) {
+    auto body = []() -> task<std::error_code> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        co_await fill(client);
+        auto sender = [](tcp_stream& s) -> task<std::error_code> {
+            auto r = co_await coil::with_timeout(s.send(bytes_of("more")), 5s);
+            co_return r.error();
+        };
+        auto closer = [](tcp_stream& s) -> task<void> {
+            co_await coil::sleep_for(5ms);
+            s.close();
+        };
+        auto [error, done] = co_await coil::when_all(sender(client), closer(client));
+        co_return error;
+    };
+    EXPECT_EQ(run(body()), std::errc::operation_canceled);
+}
+
+// send_all says how many bytes went out before an error: here the stream is closed under it. The
+// peer then receives exactly that many bytes, and they are the start of the buffer.
+TEST_P(TcpStreamTest, SendAllReportsTheBytesSentBeforeAnError) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        std::vector<std::byte> out(8 << 20);  // far more than the socket buffers hold
+        for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::byte>((i * 131) >> 7);
+        auto closer = [](tcp_stream& s) -> task<void> {
+            co_await coil::sleep_for(5ms);  // send_all is waiting for room by then
+            s.close();
+        };
+        auto [sent, done] = co_await coil::when_all(client.send_all(out), closer(client));
+        EXPECT_EQ(sent.error(), std::errc::operation_canceled) << sent.error().message();
+        EXPECT_GT(sent.transferred(), 0u);
+        EXPECT_LT(sent.transferred(), out.size());
+        std::vector<std::byte> in(out.size());
+        auto timed = co_await coil::with_timeout(server.recv_exact(in), 5s);
+        EXPECT_TRUE(timed) << "the peer never saw the end of the stream";
+        if (!timed) co_return;
+        const coil::transfer_result& got = *timed;
+        EXPECT_EQ(got.error(), coil::errc::eof);  // the client closed after what it sent
+        EXPECT_EQ(got.transferred(), sent.transferred());
+        EXPECT_TRUE(std::equal(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(got.transferred()), out.begin()));
+    };
+    run(body());
+}
+
+TEST_P(TcpStreamTest, ClosingAStreamUnderRecvExactEndsItWithOperationCanceledAndTheCountReceived) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        EXPECT_TRUE(co_await client.send_all(bytes_of("abc")));
+        std::array<std::byte, 8> buf{};
+        auto closer = [](tcp_stream& s) -> task<void> {
+            co_await coil::sleep_for(5ms);  // recv_exact has the 3 bytes and waits for more
+            s.close();
+        };
+        auto [got, done] = co_await coil::when_all(server.recv_exact(buf), closer(server));
+        EXPECT_EQ(got.error(), std::errc::operation_canceled) << got.error().message();
+        EXPECT_EQ(got.transferred(), 3u);
+        EXPECT_EQ(std::memcmp(buf.data(), "abc", 3), 0);
+    };
+    run(body());
+}
+
+// Regression kind: empty buffers complete at once with 0 bytes on every stream operation (the
+// peer sends nothing, and the send side is full, so any wait would last until the timeout).
+TEST_P(TcpStreamTest, ZeroLengthRecvCompletesAtOnce) {
+    auto body = []() -> task<coil::result<std::size_t>> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        co_return co_await coil::with_timeout(server.recv(std::span<std::byte>{}), 2s);
+    };
+    const auto got = run(body());
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(*got, 0u);
+}
+
+TEST_P(TcpStreamTest, ZeroLengthSendCompletesAtOnceOnAFullStream) {
+    auto body = []() -> task<coil::result<std::size_t>> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        co_await fill(client);
+        co_return co_await coil::with_timeout(client.send(std::span<const std::byte>{}), 2s);
+    };
+    const auto sent = run(body());
+    ASSERT_TRUE(sent) << sent.error().message();
+    EXPECT_EQ(*sent, 0u);
+}
+
+TEST_P(TcpStreamTest, ZeroLengthSendAllCompletesAtOnceOnAFullStream) {
+    auto body = []() -> task<coil::result<coil::transfer_result>> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        co_await fill(client);
+        co_return co_await coil::with_timeout(client.send_all(std::span<const std::byte>{}), 2s);
+    };
+    const auto r = run(body());
+    ASSERT_TRUE(r) << r.error().message();  // no timeout
+    EXPECT_TRUE(*r) << r->error().message();
+    EXPECT_EQ(r->transferred(), 0u);
+}
+
+TEST_P(TcpStreamTest, ZeroLengthRecvExactCompletesAtOnce) {
+    auto body = []() -> task<coil::result<coil::transfer_result>> {
+        auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
+        co_return co_await coil::with_timeout(server.recv_exact(std::span<std::byte>{}), 2s);
+    };
+    const auto r = run(body());
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_TRUE(*r) << r->error().message();
+    EXPECT_EQ(r->transferred(), 0u);
 }
 
 TEST_P(TcpStreamTest, ConnectToAPortNobodyListensOnIsRefused) {

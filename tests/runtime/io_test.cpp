@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "coil/runtime/errc.hpp"
+#include "coil/runtime/io_handle.hpp"
 #include "coil/runtime/sleep.hpp"
 #include "coil/runtime/when_all.hpp"
 #include "coil/runtime/with_timeout.hpp"
@@ -31,6 +32,10 @@ std::span<const std::byte> bytes_of(std::string_view s) { return std::as_bytes(s
 std::string as_string(std::span<const std::byte> b) {
     return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
+
+// Marks `fd` as owned by coil, as io_handle does (tcp_stream, tcp_listener): epoll keeps its
+// registration and readiness memory only for owned fds, so the tests of that memory need one.
+void own(int fd) { coil::event_loop::current()->register_fd(fd); }
 
 TEST_P(IoTest, RecvAndSendOverASocketPair) {
     auto pair = coil::testing::make_socket_pair();
@@ -206,6 +211,7 @@ TEST_P(IoTest, ErrorsCarryTheErrno) {
 TEST_P(IoTest, DataArrivingAfterAShortRecvWithNobodyWaitingIsStillReceived) {
     auto pair = coil::testing::make_socket_pair();
     auto body = [&]() -> task<std::string> {
+        own(pair.b.get());
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
         EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);  // short: drained
@@ -220,6 +226,7 @@ TEST_P(IoTest, DataArrivingAfterAShortRecvWithNobodyWaitingIsStillReceived) {
 TEST_P(IoTest, DataArrivingRightAfterAShortRecvIsReceived) {
     auto pair = coil::testing::make_socket_pair();
     auto body = [&]() -> task<std::string> {
+        own(pair.b.get());
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
         EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);
@@ -233,6 +240,7 @@ TEST_P(IoTest, DataArrivingRightAfterAShortRecvIsReceived) {
 TEST_P(IoTest, EndOfStreamAfterAShortRecvIsReported) {
     auto pair = coil::testing::make_socket_pair();
     auto body = [&]() -> task<std::error_code> {
+        own(pair.b.get());
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
         EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);
@@ -264,6 +272,7 @@ TEST_P(IoTest, FinArrivingInTheSameEdgeAsTheLastDataIsReportedAsEof) {
         co_return;
     };
     auto body = [&]() -> task<std::error_code> {
+        own(pair.b.get());
         auto [error, done] = co_await coil::when_all(reader(), writer());
         co_return error;
     };
@@ -300,25 +309,269 @@ TEST_P(IoTest, WriteToAPipeWithoutReaderIsEpipeNotSigpipe) {
 
 // Regression: on io_uring a registered fd lives in a fixed-file slot. close() through the backend
 // must empty that slot; otherwise the slot keeps the old socket open, and ops on the next file
-// that gets the same fd number would silently go to the old socket.
-TEST_P(IoTest, AnFdNumberReusedAfterCloseReachesTheNewFileNotTheOld) {
+// that gets the same fd number would silently go to the old socket. On epoll the first socket is
+// drained and waited on before the close (registration and readiness memory), which the close
+// through coil must forget.
+TEST_P(IoTest, AnFdNumberReusedAfterACloseThroughCoilReachesTheNewFileNotTheOld) {
     auto body = []() -> task<std::string> {
         auto first = coil::testing::make_socket_pair();
         const int number = first.a.get();
-        coil::event_loop::current()->register_fd(number);
+        own(number);
+        std::array<std::byte, 8> buf{};
+        EXPECT_EQ(::send(first.b.get(), "old", 3, 0), 3);
+        EXPECT_EQ((co_await coil::recv(number, buf)).value_or(0), 3u);  // short: drained
+        auto waited = co_await coil::with_timeout(coil::recv(number, buf), 2ms);  // registers
+        EXPECT_EQ(waited.error(), std::errc::timed_out);
         auto closed = co_await coil::close(std::move(first.a));
         EXPECT_TRUE(closed);
         auto second = coil::testing::make_socket_pair();  // the lowest free number: `number`
         EXPECT_TRUE(second.a.get() == number || second.b.get() == number);
         const int reused = second.a.get() == number ? second.a.get() : second.b.get();
         const int peer = reused == second.a.get() ? second.b.get() : second.a.get();
-        coil::event_loop::current()->register_fd(reused);
+        own(reused);
         EXPECT_EQ(::send(peer, "new", 3, 0), 3);
-        std::array<std::byte, 8> buf{};
         auto got = co_await coil::with_timeout(coil::recv(reused, buf), 2s);
         co_return got ? as_string(std::span(buf).first(*got)) : got.error().message();
     };
     EXPECT_EQ(run(body()), "new");
+}
+
+// Closes both ends of `pair` with ::close, behind coil's back (the raw fds are allowed that).
+void close_behind_coils_back(coil::testing::socket_pair& pair) {
+    ::close(pair.a.release());
+    ::close(pair.b.release());
+}
+
+// The fd of `pair` numbered `number`, and its peer.
+std::pair<int, int> end_numbered(const coil::testing::socket_pair& pair, int number) {
+    EXPECT_TRUE(pair.a.get() == number || pair.b.get() == number) << "the number was not reused";
+    return pair.a.get() == number ? std::pair{pair.a.get(), pair.b.get()}
+                                  : std::pair{pair.b.get(), pair.a.get()};
+}
+
+// Regression (epoll): a read on a pipe waited once (registering the fd), the pipe was closed with
+// ::close and a new pipe got the same number; the kernel had dropped the old registration, but
+// epoll still thought the number registered and never added the new pipe: the read never ended.
+TEST_P(IoTest, ReadOnAPipeReusingTheNumberOfARawClosedPipeSeesTheNewPipe) {
+    auto body = []() -> task<std::string> {
+        int old_pipe[2];
+        EXPECT_EQ(::pipe2(old_pipe, O_NONBLOCK | O_CLOEXEC), 0);
+        std::array<std::byte, 8> buf{};
+        auto waited = co_await coil::with_timeout(coil::read(old_pipe[0], buf), 2ms);
+        EXPECT_EQ(waited.error(), std::errc::timed_out);
+        ::close(old_pipe[0]);
+        ::close(old_pipe[1]);
+        int fds[2];
+        EXPECT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+        coil::unique_fd r(fds[0]), w(fds[1]);
+        EXPECT_EQ(r.get(), old_pipe[0]) << "the number was not reused";
+        auto writer = [](int fd) -> task<void> {
+            co_await coil::sleep_for(5ms);  // the read below is waiting by then
+            EXPECT_EQ(::write(fd, "new", 3), 3);
+        };
+        auto reader = [&](int fd) -> task<std::string> {
+            auto got = co_await coil::with_timeout(coil::read(fd, buf), 2s);
+            co_return got ? as_string(std::span(buf).first(*got)) : got.error().message();
+        };
+        auto [text, done] = co_await coil::when_all(reader(r.get()), writer(w.get()));
+        co_return text;
+    };
+    EXPECT_EQ(run(body()), "new");
+}
+
+// Regression (epoll): readiness memory of a raw socket closed with ::close (drained: "wait for
+// the next edge without trying") was inherited by the new socket with the same number, whose
+// data was already queued (no edge to come): the recv waited forever.
+TEST_P(IoTest, RecvOnASocketReusingTheNumberOfARawClosedSocketForgetsItsReadiness) {
+    auto body = []() -> task<std::string> {
+        auto first = coil::testing::make_socket_pair();
+        const int number = first.a.get();
+        std::array<std::byte, 8> buf{};
+        EXPECT_EQ(::send(first.b.get(), "old", 3, 0), 3);
+        EXPECT_EQ((co_await coil::recv(number, buf)).value_or(0), 3u);  // short: drained
+        auto waited = co_await coil::with_timeout(coil::recv(number, buf), 2ms);
+        EXPECT_EQ(waited.error(), std::errc::timed_out);
+        close_behind_coils_back(first);
+        auto second = coil::testing::make_socket_pair();
+        auto [reused, peer] = end_numbered(second, number);
+        EXPECT_EQ(::send(peer, "new", 3, 0), 3);  // queued before the recv: no edge follows
+        auto got = co_await coil::with_timeout(coil::recv(reused, buf), 2s);
+        co_return got ? as_string(std::span(buf).first(*got)) : got.error().message();
+    };
+    EXPECT_EQ(run(body()), "new");
+}
+
+// Fills `fd`'s send buffer with coil::send until it would block.
+task<void> fill_send_buffer(int fd) {
+    std::array<std::byte, 4096> chunk{};
+    for (int i = 0; i < 100'000; ++i) {
+        auto sent = co_await coil::with_timeout(coil::send(fd, chunk), 2ms);
+        if (!sent) break;
+    }
+}
+
+// The same for the write side: "full, wait for an out-edge" must not pass to the new socket.
+TEST_P(IoTest, SendOnASocketReusingTheNumberOfARawClosedSocketForgetsItsReadiness) {
+    auto body = []() -> task<coil::result<std::size_t>> {
+        auto first = coil::testing::make_socket_pair();
+        const int number = first.a.get();
+        co_await fill_send_buffer(number);  // ends with a send that waited (registered) in vain
+        close_behind_coils_back(first);
+        auto second = coil::testing::make_socket_pair();
+        auto [reused, peer] = end_numbered(second, number);
+        co_return co_await coil::with_timeout(coil::send(reused, bytes_of("x")), 2s);
+    };
+    const auto sent = run(body());
+    ASSERT_TRUE(sent) << sent.error().message();
+    EXPECT_EQ(*sent, 1u);
+}
+
+// A raw fd number, waited on and closed with ::close, then taken by an io_handle (owned: epoll
+// trusts its registration from then on): the handle's fd must be registered afresh.
+TEST_P(IoTest, AnIoHandleTakingTheNumberOfARawClosedFdIsRegisteredAfresh) {
+    auto body = []() -> task<std::string> {
+        auto first = coil::testing::make_socket_pair();
+        const int number = first.a.get();
+        std::array<std::byte, 8> buf{};
+        auto waited = co_await coil::with_timeout(coil::recv(number, buf), 2ms);  // registers
+        EXPECT_EQ(waited.error(), std::errc::timed_out);
+        close_behind_coils_back(first);
+        auto second = coil::testing::make_socket_pair();
+        auto [reused, peer] = end_numbered(second, number);
+        coil::io_handle handle(coil::unique_fd(second.a.get() == reused ? second.a.release()
+                                                                         : second.b.release()));
+        auto writer = [](int fd) -> task<void> {
+            co_await coil::sleep_for(5ms);  // the recv below waits for this edge
+            EXPECT_EQ(::send(fd, "new", 3, 0), 3);
+        };
+        auto reader = [&]() -> task<std::string> {
+            auto got = co_await coil::with_timeout(handle.track(coil::recv(handle.fd(), buf)), 2s);
+            co_return got ? as_string(std::span(buf).first(*got)) : got.error().message();
+        };
+        auto [text, done] = co_await coil::when_all(reader(), writer(peer));
+        co_return text;
+    };
+    EXPECT_EQ(run(body()), "new");
+}
+
+// Zero-length transfers complete at once with 0 bytes, on every fd-level transfer op (regression:
+// a recv of an empty buffer on an idle socket waited for data, until its timeout).
+TEST_P(IoTest, ZeroLengthRecvCompletesAtOnce) {
+    auto pair = coil::testing::make_socket_pair();  // the peer sends nothing
+    auto body = [&]() -> task<coil::result<std::size_t>> {
+        co_return co_await coil::with_timeout(coil::recv(pair.a.get(), std::span<std::byte>{}), 2s);
+    };
+    const auto got = run(body());
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(*got, 0u);
+}
+
+TEST_P(IoTest, ZeroLengthSendCompletesAtOnceOnAFullSocket) {
+    auto pair = coil::testing::make_socket_pair();
+    auto body = [&]() -> task<coil::result<std::size_t>> {
+        co_await fill_send_buffer(pair.a.get());
+        co_return co_await coil::with_timeout(coil::send(pair.a.get(), std::span<const std::byte>{}), 2s);
+    };
+    const auto sent = run(body());
+    ASSERT_TRUE(sent) << sent.error().message();
+    EXPECT_EQ(*sent, 0u);
+}
+
+TEST_P(IoTest, ZeroLengthReadCompletesAtOnceOnAnEmptyPipe) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    coil::unique_fd r(fds[0]), w(fds[1]);
+    auto body = [&]() -> task<coil::result<std::size_t>> {
+        co_return co_await coil::with_timeout(coil::read(r.get(), std::span<std::byte>{}), 2s);
+    };
+    const auto got = run(body());
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(*got, 0u);
+}
+
+TEST_P(IoTest, ZeroLengthWriteCompletesAtOnceOnAFullPipe) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    coil::unique_fd r(fds[0]), w(fds[1]);
+    std::array<char, 4096> chunk{};
+    while (::write(w.get(), chunk.data(), chunk.size()) > 0) {
+    }
+    ASSERT_EQ(errno, EAGAIN);
+    auto body = [&]() -> task<coil::result<std::size_t>> {
+        co_return co_await coil::with_timeout(coil::write(w.get(), std::span<const std::byte>{}), 2s);
+    };
+    const auto wrote = run(body());
+    ASSERT_TRUE(wrote) << wrote.error().message();
+    EXPECT_EQ(*wrote, 0u);
+}
+
+// No syscall is made for an empty buffer: even an fd that is not open gives 0, not EBADF.
+TEST_P(IoTest, ZeroLengthTransfersReachNoSyscallEvenOnABadFd) {
+    auto body = []() -> task<int> {
+        int zeros = 0;
+        zeros += (co_await coil::recv(-1, std::span<std::byte>{})).value_or(1) == 0;
+        zeros += (co_await coil::send(-1, std::span<const std::byte>{})).value_or(1) == 0;
+        zeros += (co_await coil::read(-1, std::span<std::byte>{})).value_or(1) == 0;
+        zeros += (co_await coil::write(-1, std::span<const std::byte>{})).value_or(1) == 0;
+        co_return zeros;
+    };
+    EXPECT_EQ(run(body()), 4);
+}
+
+// Zero-length completions are inline completions: the cooperative budget still makes a task that
+// does nothing else let the others run.
+TEST_P(IoTest, ZeroLengthRecvsInALoopStillLetOtherTasksRun) {
+    auto pair = coil::testing::make_socket_pair();
+    constexpr int rounds = 10 * coil::event_loop::inline_budget_per_resume;
+    bool other_ran = false;
+    auto spinner = [&]() -> task<int> {
+        for (int i = 0; i < rounds; ++i) {
+            (void)co_await coil::recv(pair.a.get(), std::span<std::byte>{});
+            if (other_ran) co_return i;
+        }
+        co_return rounds;
+    };
+    auto other = [&]() -> task<void> {
+        other_ran = true;
+        co_return;
+    };
+    auto body = [&]() -> task<int> {
+        auto [rounds_before, done] = co_await coil::when_all(spinner(), other());
+        co_return rounds_before;
+    };
+    EXPECT_LT(run(body()), rounds) << "the zero-length recvs never let the other task run";
+}
+
+// Closing an io_handle while other tasks' tracked operations wait on its fd ends each of them
+// with operation_canceled, on both backends, and closes the fd after the last one.
+TEST_P(IoTest, ResettingAnIoHandleEndsItsWaitingRecvAndSendWithOperationCanceled) {
+    auto pair = coil::testing::make_socket_pair();
+    const int number = pair.a.get();
+    auto body = [&]() -> task<void> {
+        co_await fill_send_buffer(pair.a.get());
+        coil::io_handle handle(std::move(pair.a));
+        auto receiver = [](coil::io_handle& h) -> task<std::error_code> {
+            std::array<std::byte, 8> buf{};
+            auto r = co_await coil::with_timeout(h.track(coil::recv(h.fd(), buf)), 5s);
+            co_return r.error();
+        };
+        auto sender = [](coil::io_handle& h) -> task<std::error_code> {
+            auto r = co_await coil::with_timeout(h.track(coil::send(h.fd(), bytes_of("x"))), 5s);
+            co_return r.error();
+        };
+        auto closer = [number](coil::io_handle& h) -> task<void> {
+            co_await coil::sleep_for(5ms);
+            EXPECT_EQ(h.in_flight(), 2u);
+            h.reset();
+            EXPECT_TRUE(coil::testing::fd_is_open(number)) << "closed under ops still in flight";
+        };
+        auto [recv_error, send_error, done] =
+            co_await coil::when_all(receiver(handle), sender(handle), closer(handle));
+        EXPECT_EQ(recv_error, std::errc::operation_canceled);
+        EXPECT_EQ(send_error, std::errc::operation_canceled);
+        EXPECT_FALSE(coil::testing::fd_is_open(number)) << "closed once the last op was done";
+    };
+    run(body());
 }
 
 // Regression: epoll's readiness memory took any short recv for "drained". A datagram socket
@@ -337,6 +590,7 @@ task<std::string> recv_twice(int fd, int first_flags, int peer) {
         auto second = co_await coil::with_timeout(coil::recv(fd, buf), 2s);
         co_return second ? as_string(std::span(buf).first(*second)) : second.error().message();
     };
+    own(fd);
     auto [text, done] = co_await coil::when_all(reader(), writer(peer));
     co_return text;
 }

@@ -23,6 +23,7 @@ child_process::child_process(std::vector<std::string> argv, child_limits limits)
     if (pid_ < 0) std::abort();
     if (pid_ == 0) {
         ::dup2(out[1], STDOUT_FILENO);
+        if (limits.merge_stderr) ::dup2(out[1], STDERR_FILENO);
         if (limits.max_open_files) {
             rlimit r{*limits.max_open_files, *limits.max_open_files};
             ::setrlimit(RLIMIT_NOFILE, &r);

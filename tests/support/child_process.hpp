@@ -14,6 +14,7 @@ namespace coil::testing {
 
 struct child_limits {
     std::optional<unsigned long> max_open_files;  // RLIMIT_NOFILE (soft and hard) in the child
+    bool merge_stderr = false;                    // the child's stderr goes to the stdout pipe too
 };
 
 class child_process {
