@@ -52,7 +52,8 @@ public:
     /// Starts a new body.
     void reset() noexcept;
 
-    /// Octets of chunk data so far (the decoded body's length).
+    /// The sum of the chunk sizes read so far: once done, the decoded body's length; before, it
+    /// includes the part of the current chunk not yet delivered. Checked against max_body.
     [[nodiscard]] std::uint64_t body_size() const noexcept { return body_size_; }
 
 private:
