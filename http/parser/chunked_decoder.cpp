@@ -98,7 +98,7 @@ chunk_result chunked_decoder::decode(std::string_view in) noexcept {
                 }
                 if (trailer_count_ == limits_.max_fields) return fail(parse_error::too_many_fields);
                 header_field f;
-                auto e = syntax::parse_field_line(p, line_end, has_eol, false,
+                auto e = syntax::parse_field_line(p, line_end, has_eol ? end : line_end, has_eol, false,
                                                   parse_error::header_block_too_large, f);
                 // A trailer line starting with whitespace is obs-fold like in a head.
                 if (e != parse_error::none) return fail(e);

@@ -155,7 +155,7 @@ parse_result request_parser::parse(std::string_view in) noexcept {
                     return fail(parse_error::too_many_fields);
                 }
                 header_field ignored;
-                auto e = syntax::parse_field_line(line, bound, false, field_count_ == 0,
+                auto e = syntax::parse_field_line(line, bound, bound, false, field_count_ == 0,
                                                   parse_error::header_block_too_large, ignored);
                 return fail(e);
             }
@@ -181,8 +181,8 @@ parse_result request_parser::parse(std::string_view in) noexcept {
             }
             return {parse_status::complete, next, parse_error::none};
         }
-        const parse_error e =
-            in_fields ? parse_field(line, cr, true) : parse_request_line(line, cr, true);
+        const parse_error e = in_fields ? parse_field(line, cr, base + size)
+                                        : parse_request_line(line, cr, true);
         if (e != parse_error::none) return fail(e);
         if (!in_fields) {
             phase_ = phase::fields;
@@ -229,9 +229,12 @@ parse_error request_parser::parse_request_line(const char* p, const char* end,
     head_.target = std::string_view(target, static_cast<std::size_t>(p - target));
     ++p;
 
-    // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3), case-sensitive.
+    // HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3), case-sensitive. The common
+    // "HTTP/1." is compared at once; the loop then checks the minor digit only.
     constexpr std::string_view shape = "HTTP/0.0";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
+    std::size_t i = 0;
+    if (end - p >= 8 && std::memcmp(p, "HTTP/1.", 7) == 0) i = 7;
+    for (; i < shape.size(); ++i) {
         if (p + i == end) return has_eol ? parse_error::bad_version : too_long;
         const char c = p[i];
         const bool ok = shape[i] == '0' ? (c >= '0' && c <= '9') : c == shape[i];
@@ -247,10 +250,11 @@ parse_error request_parser::parse_request_line(const char* p, const char* end,
     return classify_target(head_.method, head_.target, has_bracket, head_.form, authority_);
 }
 
-parse_error request_parser::parse_field(const char* p, const char* end, bool has_eol) noexcept {
+parse_error request_parser::parse_field(const char* p, const char* end,
+                                        const char* read_end) noexcept {
     if (field_count_ == limits_.max_fields) return parse_error::too_many_fields;
     header_field& f = fields_[field_count_];
-    const parse_error e = syntax::parse_field_line(p, end, has_eol, field_count_ == 0,
+    const parse_error e = syntax::parse_field_line(p, end, read_end, true, field_count_ == 0,
                                                    parse_error::header_block_too_large, f);
     if (e != parse_error::none) return e;
     ++field_count_;

@@ -114,7 +114,7 @@ private:
 
     parse_result fail(parse_error e) noexcept;
     parse_error parse_request_line(const char* p, const char* eol, bool has_eol) noexcept;
-    parse_error parse_field(const char* p, const char* eol, bool has_eol) noexcept;
+    parse_error parse_field(const char* p, const char* eol, const char* read_end) noexcept;
     parse_error finish() noexcept;
     void rebase(const char* base) noexcept;
     parse_error apply_field(const header_field& f) noexcept;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "coil/http/parser/parse_error.hpp"
@@ -57,11 +58,22 @@ constexpr char lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
 }
 
-/// ASCII case-insensitive equality; `lower_literal` must be lower case.
-constexpr bool iequals(std::string_view s, std::string_view lower_literal) noexcept {
+/// ASCII case-insensitive equality; `lower_literal` must be lower case letters, digits and '-'.
+/// Setting bit 0x20 lowers a letter and leaves digits and '-' alone; the only other bytes it could
+/// map onto a digit or '-' are control bytes, which no token or field value holds.
+/// Compares eight bytes at a time: field names are matched on every field line.
+inline bool iequals(std::string_view s, std::string_view lower_literal) noexcept {
     if (s.size() != lower_literal.size()) return false;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (lower(s[i]) != lower_literal[i]) return false;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t a;
+        std::uint64_t b;
+        std::memcpy(&a, s.data() + i, 8);
+        std::memcpy(&b, lower_literal.data() + i, 8);
+        if ((a | 0x2020202020202020u) != b) return false;
+    }
+    for (; i < s.size(); ++i) {
+        if (static_cast<char>(s[i] | 0x20) != lower_literal[i]) return false;
     }
     return true;
 }
@@ -78,9 +90,11 @@ constexpr parse_error unexpected(const char* p, const char* cr, parse_error othe
 /// Parses the field line [p, end): `end` is the line's CR when `has_eol` (the caller found its
 /// LF right after), else the limit the line ran into without an LF; the latter returns
 /// `too_long` unless a syntax error comes first. `first` says no field line came before (a
-/// leading SP/HTAB is then leading_whitespace rather than obs_fold). The line must not be empty.
-parse_error parse_field_line(const char* p, const char* end, bool has_eol, bool first,
-                             parse_error too_long, header_field& out) noexcept;
+/// leading SP/HTAB is then leading_whitespace rather than obs_fold). `read_end` (>= end) is the
+/// end of the readable bytes: the parser may look at bytes up to it, but its result depends only
+/// on the bytes before `end`.
+parse_error parse_field_line(const char* p, const char* end, const char* read_end, bool has_eol,
+                             bool first, parse_error too_long, header_field& out) noexcept;
 
 /// True if `s` is `*( OWS ";" OWS token [ OWS "=" OWS ( token / quoted-string ) ] )`: the
 /// parameters of a transfer coding (RFC 9112 §7, value required) or a chunk's extensions (RFC 9112
