@@ -32,9 +32,8 @@ struct chunk_result {
     chunk_status status = chunk_status::incomplete;
     std::size_t consumed = 0;  // octets of the input used, whatever the status (0 on error)
     std::string_view data;     // status data: a view into the input
-    /// status data: the extensions of the chunk this data belongs to, as received (starting at
-    /// the first ';', or empty). Valid while the chunk-size line's bytes are; the decoder does not
-    /// keep them: they are set only on the first data event after the line.
+    /// The extensions of a chunk-size line this call consumed, as received (from the first ';'
+    /// or BWS; empty if none): set on the result of that call only, whatever its status.
     std::string_view extensions;
     header_field trailer;                   // status trailer_field: views into the input
     parse_error error = parse_error::none;  // status error

@@ -197,6 +197,12 @@ const char* rule_of(http::parse_error e) {
     return nullptr;
 }
 
+bool same_name(std::string_view name, std::string_view lower) {
+    return name.size() == lower.size() &&
+           std::equal(lower.begin(), lower.end(), name.begin(),
+                      [](char a, char b) { return a == (b | 0x20); });
+}
+
 // Why http-parser refuses what coil accepts. Each entry is a rule of RFC 9110/9112 that coil
 // follows and http-parser 2.9 does not; nullptr means no known reason.
 const char* hp_rule_of(const std::string& hp_errno, const message& coil) {
@@ -215,7 +221,7 @@ const char* hp_rule_of(const std::string& hp_errno, const message& coil) {
         // RFC 9110 §5.6.1.2: a recipient MUST accept (and ignore) empty list elements, as in
         // "Transfer-Encoding: ,chunked"; http-parser refuses them.
         for (const auto& f : coil.fields) {
-            if (f.first.size() == 17 && (f.first[0] | 0x20) == 't' &&
+            if (same_name(f.first, "transfer-encoding") &&
                 (f.second.empty() || f.second.front() == ',' || f.second.back() == ',' ||
                  f.second.find(",,") != std::string::npos || f.second.find(", ,") != std::string::npos ||
                  f.second.find(",\t") != std::string::npos)) {
@@ -229,9 +235,7 @@ const char* hp_rule_of(const std::string& hp_errno, const message& coil) {
         // "Content-Length" for that field; RFC 9110 §5.1: a field name is the whole token.
         for (const auto& f : coil.trailers) {
             for (std::string_view special : {"transfer-encoding", "content-length"}) {
-                if (f.first.size() == special.size() &&
-                    std::equal(special.begin(), special.end(), f.first.begin(),
-                               [](char a, char b) { return a == (b | 0x20) || a == b; })) {
+                if (same_name(f.first, special)) {
                     // RFC 9110 §6.5.1-6.5.2: framing fields cannot apply from a trailer, which
                     // is never merged into the header section; coil hands trailers on apart.
                     return "RFC 9110 §6.5: a framing field in a trailer has no effect";
@@ -242,7 +246,7 @@ const char* hp_rule_of(const std::string& hp_errno, const message& coil) {
             for (std::string_view special : {"transfer-encoding", "content-length"}) {
                 if (f.first.size() > special.size() &&
                     std::equal(special.begin(), special.end(), f.first.begin(),
-                               [](char a, char b) { return a == (b | 0x20) || a == b; })) {
+                               [](char a, char b) { return a == (b | 0x20); })) {
                     return "RFC 9110 §5.1: a field name is a whole token (http-parser matches a prefix)";
                 }
             }
@@ -253,7 +257,7 @@ const char* hp_rule_of(const std::string& hp_errno, const message& coil) {
         // a list or a repeated field even then; RFC 9110 §8.6 lets a recipient accept it as one.
         int members = 0;
         for (const auto& [name, value] : coil.fields) {
-            if (name.size() == 14 && (name[0] | 0x20) == 'c' && (name[8] | 0x20) == 'l') {
+            if (same_name(name, "content-length")) {
                 members += 1 + static_cast<int>(std::count(value.begin(), value.end(), ','));
             }
         }
