@@ -437,6 +437,32 @@ TEST(RequestParserTest, Answers414ForOverlongRequestLine) {
     EXPECT_EQ(partial.result.error, parse_error::request_line_too_long);
 }
 
+TEST(RequestParserTest, EmptyLinesBeforeRequestLineCountTowardItsLimit) {
+    parser_limits limits;
+    limits.max_request_line = 20;
+    EXPECT_EQ(error_of("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", limits), parse_error::none);
+    EXPECT_EQ(error_of("\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", limits),
+              parse_error::request_line_too_long);
+    // A stream of empty lines alone is refused too, not buffered without end.
+    EXPECT_EQ(error_of(std::string(100, '\r'), limits), parse_error::bare_cr);
+    parsed crlfs([] {
+        std::string s;
+        for (int i = 0; i < 50; ++i) s += "\r\n";
+        return s;
+    }(), limits);
+    EXPECT_EQ(crlfs.result.error, parse_error::request_line_too_long);
+}
+
+TEST(RequestParserTest, MaxFieldsIsClampedToTheFieldArray) {
+    parser_limits limits;
+    limits.max_fields = coil::http::field_capacity + 50;
+    request_parser parser(limits);
+    EXPECT_EQ(parser.limits().max_fields, coil::http::field_capacity);
+    std::string many;
+    for (std::size_t i = 0; i < coil::http::field_capacity; ++i) many += "X: y\r\n";
+    EXPECT_EQ(error_of(get_with(many), limits), parse_error::too_many_fields);  // Host + 100
+}
+
 TEST(RequestParserTest, Answers431ForOverlargeHeaderBlock) {
     parser_limits limits;
     limits.max_header_block = 64;
