@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from coawait_lint import check_text  # noqa: E402  (rule 1; usable on its own on any sources)
 
-SOURCE_DIRS = ["runtime", "net", "http", "apps", "bench", "tests"]
+SOURCE_DIRS = ["runtime", "net", "http", "apps", "examples", "bench", "tests"]
 LAYERS = [("runtime", re.compile(r'#include\s*[<"](coil/(net|http)|apps|bench)/')),
           ("net", re.compile(r'#include\s*[<"](coil/http|apps|bench)/')),
           ("http/parser", re.compile(r'#include\s*[<"]coil/(runtime|net)/'))]
