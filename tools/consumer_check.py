@@ -12,7 +12,7 @@
    with meson at -Dbuildtype=release and with one g++ command line; runs it.
 5. Builds examples/consumer with coil as a meson subproject (subprojects/coil is a symlink to this
    checkout, so nothing is fetched), at -Dbuildtype=release; checks coil's tests, benchmarks and
-   programs were not built; runs it.
+   programs were not built and that installing the parent installs nothing of coil; runs it.
 6. Runs the consumer's own meson test, which runs coil's coawait_lint.py (found through the
    dependency's 'coawait_lint' variable) on the consumer's sources, in both setups.
 
@@ -155,6 +155,12 @@ def subproject_build():
     assert (sub / "net" / "libcoil_net.a").exists(), "coil's libraries were not built"
     for absent in ("tests", "bench", "apps", "examples"):
         assert not (sub / absent).exists(), f"the subproject built its {absent}/"
+    # Linked in statically: installing the parent installs nothing of coil.
+    destdir = WORK / "sub-consumer" / "install"
+    shutil.rmtree(destdir, ignore_errors=True)
+    sh("meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", destdir)
+    installed = [str(f) for f in destdir.rglob("*") if f.is_file()] if destdir.exists() else []
+    assert not installed, f"installing the parent installed coil's files: {installed[:5]}"
 
 
 def lint_runs_as_a_test(build: Path):
@@ -193,7 +199,8 @@ def main() -> int:
         else:
             tap.skip(name, "coil did not install or the build failed")
     sub_ok = tap.check("a project builds coil as a meson subproject at buildtype=release "
-                       "(libraries only: no tests, benchmarks or programs)", subproject_build)
+                       "(libraries only: no tests, benchmarks or programs; installs nothing)",
+                       subproject_build)
     if sub_ok:
         tap.check("hello_coil (subproject build) runs", runs(WORK / "sub-consumer" / "build" / "hello_coil"))
         tap.check("its meson test runs coil's coawait_lint (dependency variable) on its sources",
