@@ -92,7 +92,9 @@ backend_choice make_backend(std::optional<backend_kind> preferred, ready_queue& 
         } else {
             choice.chosen = make_epoll_backend(ready);
             choice.reason = "io_uring unavailable: " + why + "; fell back to epoll";
-            fell_back = true;
+            // In a build without io_uring (-Dio_uring=disabled) epoll is the only choice, not
+            // a fallback worth a warning on every start.
+            fell_back = COIL_IO_URING_BUILT != 0;
         }
     }
     report_once(*choice.chosen, choice.reason, fell_back);
