@@ -5,7 +5,7 @@
 // SIGINT/SIGTERM (stop accepting, close the connections, exit 0).
 // Try it:  build/release/apps/echo_server --port 7000   and in another shell   nc 127.0.0.1 7000
 // Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
-//          --bind ADDR (default 127.0.0.1), --backend io_uring|epoll, --help
+//          --bind ADDR (default 127.0.0.1), --backend io_uring|epoll, --verbose, --help
 
 #include <sys/resource.h>
 
@@ -61,13 +61,15 @@ struct options {
     std::uint16_t port = 0;
     std::string bind = "127.0.0.1";
     std::optional<coil::backend_kind> backend;
+    bool verbose = false;
 };
 
 constexpr std::string_view usage =
-    "usage: echo_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [--help]\n"
+    "usage: echo_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [--verbose] [--help]\n"
     "  --port N      port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR   IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
     "  --backend B   io_uring or epoll (default: io_uring where available; COIL_BACKEND wins)\n"
+    "  --verbose     log coil's info messages too, such as the backend chosen and why\n"
     "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n";
 
 [[noreturn]] void fail_usage(const std::string& message) {
@@ -93,6 +95,8 @@ options parse_options(int argc, char** argv) {
             const long port = std::strtol(text.c_str(), &end, 10);
             if (text.empty() || *end != '\0' || port < 0 || port > 65535) fail_usage("bad port '" + text + "'");
             o.port = static_cast<std::uint16_t>(port);
+        } else if (arg == "--verbose" || arg == "-v") {
+            o.verbose = true;
         } else if (arg == "--bind") {
             o.bind = value();
         } else if (arg == "--backend") {
@@ -161,6 +165,8 @@ int main(int argc, char** argv) {
     const options o = parse_options(argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    // coil logs only warnings by default; --verbose adds the one-line backend report.
+    if (o.verbose) coil::set_log_level(coil::log_level::info);
     try {
         coil::event_loop loop(coil::loop_options{o.backend});
         coil::signal_set signals({SIGINT, SIGTERM});

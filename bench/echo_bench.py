@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""echo_bench.py - echo-server benchmark ladder for coil (Python 3.11 standard library only).
+"""echo_bench.py - echo-server benchmark ladder for coil (Python 3 standard library; the plots
+need matplotlib, Debian's python3-matplotlib, which ./dev setup installs).
 
 Runs every server (coil on io_uring, coil on epoll, the hand-written epoll baseline) against
 bench/echo_load over a ladder of points (connections x message size at depth 1, plus pipelined
@@ -11,10 +12,11 @@ Outputs (in --out, default results/<UTC timestamp>):
   results.json     all raw runs, per-(server, point) medians, machine info and settings
   runs.jsonl       the raw runs, appended as they finish (survives an interrupted ladder)
   table.md         the markdown table that is also printed to stdout
-  msgs_per_s.svg   throughput vs connections, one panel per (size, depth), one line per server
-  cpu_per_msg.svg  server CPU microseconds per message, same layout
-  p99_us.svg       p99 latency (log y), same layout
-  summary.svg      coil / baseline ratios (throughput solid, CPU per message dashed)
+  msgs_per_s.png   throughput vs connections, one panel per (size, depth), one line per server
+  cpu_per_msg.png  server CPU microseconds per message, same layout
+  p99_us.png       p99 latency (log y), same layout
+  summary.png      coil / baseline ratios (throughput solid, CPU per message dashed)
+  (each plot also as .svg, the same figure as a vector file)
   logs/            server stderr + load generator stderr for every failed run
 
 Exit status: 0 if every run succeeded, 1 if some runs failed or a requested server could not be
@@ -50,8 +52,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import svg_plot  # noqa: E402  (local module next to this file)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for plots.py, imported when plotting
 
 SERVERS = ["coil-uring", "coil-epoll", "epoll-baseline"]
 BASELINE = "epoll-baseline"
@@ -671,6 +672,7 @@ def render_table(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
 
 def write_plots(out: Path, servers: list[str], points: list[tuple[int, int, int]], med: dict,
                 meta: dict[str, Any]) -> list[str]:
+    import plots  # here, not at the top: without matplotlib the measurements are still written
     combos: list[tuple[int, int]] = []
     for (_, sz, d) in points:
         if (sz, d) not in combos:
@@ -690,18 +692,15 @@ def write_plots(out: Path, servers: list[str], points: list[tuple[int, int, int]
     sub = f"{meta['cpu_model']} · {meta['uname']} · commit {meta['git_commit']} · {meta['date_utc']}"
     ncols = 2 if len(combos) > 1 else 1
     files = []
-    svg_plot.multi_plot(str(out / "msgs_per_s.svg"), "Echo throughput (median msg/s)",
-                        panels("msgs_per_s", "messages / s"), ncols=ncols, styles=STYLES,
-                        subtitle=sub)
-    files.append("msgs_per_s.svg")
-    svg_plot.multi_plot(str(out / "cpu_per_msg.svg"), "Server CPU per message (median)",
-                        panels("cpu_us_per_msg", "server CPU µs / message"), ncols=ncols,
-                        styles=STYLES, subtitle=sub)
-    files.append("cpu_per_msg.svg")
-    svg_plot.multi_plot(str(out / "p99_us.svg"), "p99 round-trip latency (median over rounds)",
-                        panels("p99_us", "p99 latency µs", log_y=True), ncols=ncols,
-                        styles=STYLES, subtitle=sub)
-    files.append("p99_us.svg")
+    files += plots.multi_plot(out / "msgs_per_s", "Echo throughput (median msg/s)",
+                              panels("msgs_per_s", "messages / s"), ncols=ncols, styles=STYLES,
+                              subtitle=sub)
+    files += plots.multi_plot(out / "cpu_per_msg", "Server CPU per message (median)",
+                              panels("cpu_us_per_msg", "server CPU µs / message"), ncols=ncols,
+                              styles=STYLES, subtitle=sub)
+    files += plots.multi_plot(out / "p99_us", "p99 round-trip latency (median over rounds)",
+                              panels("p99_us", "p99 latency µs", log_y=True), ncols=ncols,
+                              styles=STYLES, subtitle=sub)
 
     coil = [s for s in servers if s != BASELINE]
     if BASELINE in servers and coil:
@@ -727,11 +726,10 @@ def write_plots(out: Path, servers: list[str], points: list[tuple[int, int, int]
             ps.append({"title": f"{sz} B messages, depth {d}", "x_label": "connections",
                        "y_label": "ratio to epoll-baseline", "series": series,
                        "y_zero": False, "hlines": [(1.0, "baseline = 1")]})
-        svg_plot.multi_plot(str(out / "summary.svg"), "coil relative to epoll-baseline",
-                            ps, ncols=ncols, styles=styles,
-                            subtitle="msg/s ratio (solid): higher is better · CPU/msg ratio "
-                                     "(dashed): lower is better · " + sub)
-        files.append("summary.svg")
+        files += plots.multi_plot(out / "summary", "coil relative to epoll-baseline",
+                                  ps, ncols=ncols, styles=styles,
+                                  subtitle="msg/s ratio (solid): higher is better · CPU/msg ratio "
+                                           "(dashed): lower is better · " + sub)
     return files
 
 
@@ -791,7 +789,8 @@ def main(argv: list[str]) -> int:
         eprint(f"echo_bench: warning: {w}")
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out = Path(cfg.out) if cfg.out else Path("results") / stamp
+    # Relative to the repository (not the caller's directory), and printed absolute.
+    out = (Path(cfg.out) if cfg.out else repo / "results" / stamp).resolve()
     out.mkdir(parents=True, exist_ok=True)
     logdir = out / "logs"
     meta = machine_info(repo)
@@ -880,7 +879,8 @@ def main(argv: list[str]) -> int:
     try:
         plot_files = write_plots(out, servers, points, med, meta)
     except Exception as e:  # a plotting bug must not lose the measurements
-        eprint(f"echo_bench: plotting failed: {type(e).__name__}: {e}")
+        hint = "; install python3-matplotlib (./dev setup)" if isinstance(e, ImportError) else ""
+        eprint(f"echo_bench: plotting failed: {type(e).__name__}: {e}{hint}")
 
     results = {
         "schema": 1,
@@ -907,8 +907,10 @@ def main(argv: list[str]) -> int:
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     failed = sum(1 for r in runs if not r["ok"])
-    eprint(f"echo_bench: {len(runs) - failed}/{len(runs)} runs ok; wrote {out}/"
-           f"{{results.json,table.md,{','.join(plot_files)}}}")
+    eprint(f"echo_bench: {len(runs) - failed}/{len(runs)} runs ok")
+    eprint(f"echo_bench: results in {out}/")
+    eprint(f"echo_bench:   table.md, results.json, runs.jsonl; plots: "
+           f"{', '.join(f for f in plot_files if f.endswith('.png')) or 'none'} (and .svg)")
     if interrupted:
         return 130
     return 1 if failed or unavailable else 0

@@ -164,7 +164,14 @@ std::string ip_endpoint::address_string() const {
 }
 
 std::string ip_endpoint::to_string() const {
-    std::string out = is_v6() ? "[" + address_string() + "]" : address_string();
+    // Appended piecewise: `"[" + address_string()` draws a false -Wrestrict from GCC 12 at -O3
+    // inside libstdc++ (GCC PR105329), an error in -Werror builds.
+    std::string out;
+    if (is_v6()) {
+        out.append("[").append(address_string()).append("]");
+    } else {
+        out = address_string();
+    }
     out += ':';
     out += std::to_string(port());
     return out;

@@ -10,7 +10,8 @@ namespace {
 
 std::mutex handler_mutex;
 log_handler current_handler;  // empty = the stderr default
-std::atomic<log_level> minimum_level{log_level::info};
+// warning: quiet unless something is wrong (see log.hpp).
+std::atomic<log_level> minimum_level{log_level::warning};
 
 void write_to_stderr(log_level level, std::string_view message) {
     std::string line = "coil: ";
@@ -28,6 +29,8 @@ log_handler set_log_handler(log_handler handler) {
 }
 
 void set_log_level(log_level minimum) noexcept { minimum_level.store(minimum); }
+
+log_level get_log_level() noexcept { return minimum_level.load(); }
 
 void log(log_level level, std::string_view message) {
     if (level < minimum_level.load(std::memory_order_relaxed)) return;

@@ -19,11 +19,15 @@ def summarize(build_dir: Path) -> tuple[int, int, int]:
     if junit.exists():
         for suite in ET.parse(junit).getroot().iter("testsuite"):
             name = suite.get("name", "")
-            # Suites are "<project>.<binary>.<gtest suite>"; the binary-level entry has no cases.
+            # Suites are "<project>.<binary>.<gtest suite>" (gtest), "<project>.<test>" (TAP: one
+            # case per line) or "<project>" (exit-code tests); a binary-level entry has no cases.
             cases = suite.findall("testcase")
             if not cases:
                 continue
-            reported.add(name.split(".")[1] if "." in name else name)
+            if "." in name:
+                reported.add(name.split(".")[1])
+            else:  # "<project>": plain exit-code tests, one case each, named after the test
+                reported.update(case.get("name", "") for case in cases)
             for case in cases:
                 if case.find("failure") is not None or case.find("error") is not None:
                     failed += 1

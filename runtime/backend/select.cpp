@@ -1,5 +1,8 @@
 // Backend selection: COIL_BACKEND forces, else the caller's preference, else probe io_uring and
-// fall back to epoll. The choice is logged once per process (and is queryable on every loop).
+// fall back to epoll. The choice is logged once per process (and is queryable on every loop):
+// at info level, off by default, since a working io_uring or a forced backend is nothing to
+// report; a fallback to epoll at warning level, since it costs throughput and the reason
+// (seccomp, kernel.io_uring_disabled, an old kernel) is something the operator may want to fix.
 
 #include <cstdlib>
 #include <mutex>
@@ -49,10 +52,13 @@ std::optional<backend_kind> forced_by_environment() {
                                 value + "'");
 }
 
-void report_once(const backend& chosen, const std::string& reason) {
-    static std::once_flag once;
-    std::call_once(once, [&] {
-        log(log_level::info, std::string("backend ") + std::string(to_string(chosen.kind())) +
+// Once per process for each kind of outcome, so that a fallback is reported even where an
+// earlier loop's choice (at info level) was reported already.
+void report_once(const backend& chosen, const std::string& reason, bool fell_back) {
+    static std::once_flag chose_once;
+    static std::once_flag fell_back_once;
+    std::call_once(fell_back ? fell_back_once : chose_once, [&] {
+        log(fell_back ? log_level::warning : log_level::info, std::string("backend ") + std::string(to_string(chosen.kind())) +
                                  " (" + reason + "; " + chosen.description() + ")");
     });
 }
@@ -71,6 +77,7 @@ backend_choice make_backend(std::optional<backend_kind> preferred, ready_queue& 
     }
 
     backend_choice choice;
+    bool fell_back = false;
     if (wanted == backend_kind::epoll) {
         choice.chosen = make_epoll_backend(ready);
         choice.reason = source;
@@ -85,9 +92,12 @@ backend_choice make_backend(std::optional<backend_kind> preferred, ready_queue& 
         } else {
             choice.chosen = make_epoll_backend(ready);
             choice.reason = "io_uring unavailable: " + why + "; fell back to epoll";
+            // In a build without io_uring (-Dio_uring=disabled) epoll is the only choice, not
+            // a fallback worth a warning on every start.
+            fell_back = COIL_IO_URING_BUILT != 0;
         }
     }
-    report_once(*choice.chosen, choice.reason);
+    report_once(*choice.chosen, choice.reason, fell_back);
     return choice;
 }
 

@@ -139,6 +139,7 @@ enum child_status : int {
     io_failed = 12,
     threw = 13,
     wrong_reason = 14,
+    fallback_not_warned = 15,
 };
 
 void deny_io_uring_setup_with_eperm() {
@@ -174,12 +175,19 @@ int run_child(bool uring_built_and_working) {
     ::unsetenv("COIL_BACKEND");
     deny_io_uring_setup_with_eperm();
     try {
-        std::string logged;
-        coil::set_log_handler([&](coil::log_level, std::string_view m) { logged += m; });
+        std::string warned;
+        coil::set_log_handler([&](coil::log_level level, std::string_view m) {
+            if (level == coil::log_level::warning) warned += m;
+        });
         coil::event_loop loop;
         if (loop.backend() != backend_kind::epoll) return wrong_backend;
         const char* expected = uring_built_and_working ? "not permitted" : "unavailable";
         if (loop.backend_reason().find(expected) == std::string::npos) return wrong_reason;
+        // A fallback is the one backend choice logged at the default level (warning). Where the
+        // parent had no io_uring either, it reported the fallback already (once per process).
+        if (uring_built_and_working && warned.find("fell back to epoll") == std::string::npos) {
+            return fallback_not_warned;
+        }
         if (!loop.run(pipe_round_trip())) return io_failed;
     } catch (...) {
         return threw;

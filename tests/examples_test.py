@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Runs each example in examples/ briefly on loopback (port 0) and checks what it prints.
+
+Usage: examples_test.py ECHO TCP_CLIENT TICKER   (the built programs; output is TAP)
+Every process started here is stopped by its PID; every wait is bounded.
+"""
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+from tap import Tap  # noqa: E402
+
+ECHO, CLIENT, TICKER = sys.argv[1:4]
+WAIT_S = 20  # bound on any single wait; normal runs take milliseconds
+
+
+class Program:
+    """A started example; stopped (SIGKILL if need be) by its PID when the block ends."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.buffered = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=WAIT_S)
+
+    def read_line(self) -> str:
+        deadline = time.monotonic() + WAIT_S
+        while b"\n" not in self.buffered:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no line from {self.proc.args[0]} within {WAIT_S} s"
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = self.proc.stdout.read()
+                assert chunk, f"{self.proc.args[0]} closed its stdout (exit {self.proc.poll()})"
+                self.buffered += chunk
+        line, self.buffered = self.buffered.split(b"\n", 1)
+        return line.decode()
+
+    def port(self) -> int:
+        line = self.read_line()
+        assert line.startswith("listening on "), line
+        return int(line.rsplit(":", 1)[1])
+
+    def stop(self, signo: int) -> tuple[int, str, str]:
+        """Sends signo and waits for the exit: (exit code, rest of stdout, stderr)."""
+        os.kill(self.proc.pid, signo)
+        os.set_blocking(self.proc.stdout.fileno(), True)
+        out, err = self.proc.communicate(timeout=WAIT_S)
+        return self.proc.returncode, (self.buffered + out).decode(), err.decode()
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=WAIT_S)
+
+
+def help_works(program: str):
+    def check():
+        r = run(program, "--help")
+        assert r.returncode == 0 and r.stdout.startswith("usage: "), (r.returncode, r.stdout)
+    return check
+
+
+def client_gets_its_echo():
+    with Program(ECHO, "--port", "0") as echo:
+        port = echo.port()
+        r = run(CLIENT, "--port", str(port), "--message", "hello coil")
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert r.stdout == "hello coil\n", r.stdout
+        code, _, err = echo.stop(signal.SIGTERM)
+        assert code == 0, code
+        # coil logs warnings only by default: a normal run prints nothing on stderr.
+        assert err == "", err
+
+
+def verbose_reports_the_backend():
+    with Program(ECHO, "--port", "0", "--verbose") as echo:
+        echo.port()
+        code, _, err = echo.stop(signal.SIGINT)
+        assert code == 0, code
+        assert "coil: backend " in err, err
+
+
+def client_reports_a_refused_connection():
+    with socket.socket() as s:  # a port that was just free: nobody listens there now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run(CLIENT, "--port", str(port))
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "connect to 127.0.0.1:" in r.stderr and "refused" in r.stderr, r.stderr
+
+
+def client_reply_deadline_expires():
+    # A listener that never accepts: the kernel completes the handshake, no reply ever comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        start = time.monotonic()
+        r = run(CLIENT, "--port", str(silent.getsockname()[1]), "--reply-timeout", "200")
+        elapsed = time.monotonic() - start
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "reply: " in r.stderr and "timed out" in r.stderr, r.stderr
+    assert elapsed >= 0.2, elapsed  # not before the deadline
+
+
+def ticker_stops_after_count():
+    r = run(TICKER, "--interval", "10", "--count", "3")
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    lines = r.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:3]] == ["tick 1", "tick 2", "tick 3"], lines
+    assert lines[3].startswith("stopped (count reached) after 3 ticks"), lines
+
+
+def ticker_stops_gracefully_on_sigint():
+    with Program(TICKER, "--interval", "20") as ticker:
+        assert ticker.read_line().startswith("tick 1:")
+        code, out, err = ticker.stop(signal.SIGINT)
+        assert code == 0, (code, err)
+        summary = out.splitlines()[-1]
+        assert summary.startswith("stopped (Interrupt") and " ticks; " in summary, out
+
+
+def main() -> int:
+    tap = Tap()
+    for program in (ECHO, CLIENT, TICKER):
+        tap.check(f"{Path(program).name} --help prints its usage", help_works(program))
+    tap.check("tcp_client gets its message back from echo; echo is quiet and exits 0 on SIGTERM",
+              client_gets_its_echo)
+    tap.check("echo --verbose logs the backend choice", verbose_reports_the_backend)
+    tap.check("tcp_client reports a refused connection (exit 1)", client_reports_a_refused_connection)
+    tap.check("tcp_client's reply deadline expires as timed_out (exit 1)", client_reply_deadline_expires)
+    tap.check("ticker stops after --count ticks", ticker_stops_after_count)
+    tap.check("ticker stops gracefully on SIGINT", ticker_stops_gracefully_on_sigint)
+    return tap.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
