@@ -10,6 +10,8 @@ for coil and for code built on it (see docs/gcc12.md):
   - no co_await inside an operand of &&, || or ?: -- on either side, parenthesised or not:
     `a && co_await x`, `co_await x || a`, `(co_await x) && a`, `c ? a : co_await x`.
 
+  - no co_await inside the arguments of a macro that expands to a condition: GoogleTest's
+    EXPECT_* and ASSERT_* (an `if` around the arguments) and assert (a `?:`).
 Await into a local first, then test the local. A co_await inside a function argument, a lambda
 body or the operand of the co_await itself is fine: `co_await f(a && b)`, `g(a && b, co_await x)`.
 
@@ -161,11 +163,28 @@ def operand_findings(code: str):
             at, left, right = lo, lo, hi + 1
 
 
+# Macros whose arguments end up in an if condition (GoogleTest) or a ?: operand (assert).
+CONDITION_MACRO = re.compile(r"\b((?:EXPECT|ASSERT)_[A-Z0-9_]+|assert)\s*\(")
+
+
+def macro_argument_spans(code: str):
+    """Yields (start, end, macro) of the argument list of every condition macro call."""
+    for m in CONDITION_MACRO.finditer(code):
+        depth, j = 1, m.end()
+        while j < len(code) and depth:
+            depth += {"(": 1, ")": -1}.get(code[j], 0)
+            j += 1
+        yield m.end(), j - 1, m.group(1)
+
+
 def findings_in(code: str, name: str):
     line_of = lambda pos: code.count("\n", 0, pos) + 1
     for start, end in condition_spans(code):
         if COAWAIT.search(code[start:end]):
             yield f"{name}:{line_of(start)}: co_await inside an if/switch condition"
+    for start, end, macro in macro_argument_spans(code):
+        if COAWAIT.search(code[start:end]):
+            yield f"{name}:{line_of(start)}: co_await inside {macro}(...), which expands to a condition"
     for pos, op in operand_findings(code):
         yield f"{name}:{line_of(pos)}: co_await inside an operand of {op}"
 

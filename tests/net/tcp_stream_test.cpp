@@ -39,12 +39,16 @@ task<std::pair<tcp_stream, tcp_stream>> connected_pair(coil::ip_endpoint bind_to
 TEST_P(TcpStreamTest, ConnectAcceptAndExchangeMessages) {
     auto body = []() -> task<std::string> {
         auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
-        EXPECT_TRUE(co_await client.send_all(bytes_of("ping")));
+        auto awaited1 = co_await client.send_all(bytes_of("ping"));
+        EXPECT_TRUE(awaited1);
         std::array<std::byte, 4> got{};
-        EXPECT_TRUE(co_await server.recv_exact(got));
-        EXPECT_TRUE(co_await server.send_all(got));
+        auto awaited2 = co_await server.recv_exact(got);
+        EXPECT_TRUE(awaited2);
+        auto awaited3 = co_await server.send_all(got);
+        EXPECT_TRUE(awaited3);
         std::array<std::byte, 4> back{};
-        EXPECT_TRUE(co_await client.recv_exact(back));
+        auto awaited4 = co_await client.recv_exact(back);
+        EXPECT_TRUE(awaited4);
         co_return std::string(reinterpret_cast<const char*>(back.data()), back.size());
     };
     EXPECT_EQ(run(body()), "ping");
@@ -58,9 +62,11 @@ TEST_P(TcpStreamTest, WorksOverIpv6Loopback) {
                                                         listener->accept());
         EXPECT_TRUE(client && server);
         EXPECT_TRUE(server->peer_endpoint()->is_v6());
-        EXPECT_TRUE(co_await client->send_all(bytes_of("six")));
+        auto awaited5 = co_await client->send_all(bytes_of("six"));
+        EXPECT_TRUE(awaited5);
         std::array<std::byte, 3> got{};
-        EXPECT_TRUE(co_await server->recv_exact(got));
+        auto awaited6 = co_await server->recv_exact(got);
+        EXPECT_TRUE(awaited6);
         co_return true;
     };
     if (!run(body())) GTEST_SKIP() << "IPv6 loopback unavailable";
@@ -78,17 +84,21 @@ TEST_P(TcpStreamTest, EndpointsDescribeBothEnds) {
 TEST_P(TcpStreamTest, HalfCloseDeliversEofWhileTheOtherDirectionStillWorks) {
     auto body = []() -> task<void> {
         auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
-        EXPECT_TRUE(co_await client.send_all(bytes_of("last words")));
+        auto awaited7 = co_await client.send_all(bytes_of("last words"));
+        EXPECT_TRUE(awaited7);
         EXPECT_TRUE(client.shutdown(coil::shutdown_how::write));
         std::array<std::byte, 10> got{};
-        EXPECT_TRUE(co_await server.recv_exact(got));
+        auto awaited8 = co_await server.recv_exact(got);
+        EXPECT_TRUE(awaited8);
         std::array<std::byte, 1> more{};
         auto end = co_await server.recv(more);
         EXPECT_EQ(end.error(), coil::errc::eof);
         // The server can still answer on its half.
-        EXPECT_TRUE(co_await server.send_all(bytes_of("ok")));
+        auto awaited9 = co_await server.send_all(bytes_of("ok"));
+        EXPECT_TRUE(awaited9);
         std::array<std::byte, 2> reply{};
-        EXPECT_TRUE(co_await client.recv_exact(reply));
+        auto awaited10 = co_await client.recv_exact(reply);
+        EXPECT_TRUE(awaited10);
     };
     run(body());
 }
@@ -127,7 +137,8 @@ TEST_P(TcpStreamTest, SendAllDeliversEightMiBThroughDefaultSocketBuffers) {
 TEST_P(TcpStreamTest, RecvExactReportsEofAndTheBytesReceivedWhenTheStreamEndsEarly) {
     auto body = []() -> task<void> {
         auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
-        EXPECT_TRUE(co_await client.send_all(bytes_of("abc")));
+        auto awaited11 = co_await client.send_all(bytes_of("abc"));
+        EXPECT_TRUE(awaited11);
         client.close();
         std::array<std::byte, 8> buf{};
         auto r = co_await server.recv_exact(buf);
@@ -268,7 +279,8 @@ TEST_P(TcpStreamTest, SendAllReportsTheBytesSentBeforeAnError) {
 TEST_P(TcpStreamTest, ClosingAStreamUnderRecvExactEndsItWithOperationCanceledAndTheCountReceived) {
     auto body = []() -> task<void> {
         auto [client, server] = co_await connected_pair(coil::ip_endpoint::loopback_v4(0));
-        EXPECT_TRUE(co_await client.send_all(bytes_of("abc")));
+        auto awaited12 = co_await client.send_all(bytes_of("abc"));
+        EXPECT_TRUE(awaited12);
         std::array<std::byte, 8> buf{};
         auto closer = [](tcp_stream& s) -> task<void> {
             co_await coil::sleep_for(5ms);  // recv_exact has the 3 bytes and waits for more

@@ -99,7 +99,8 @@ TEST_P(IoTest, ReadAndWriteThroughANonBlockingPipe) {
     };
     auto writer = [&]() -> task<void> {
         co_await coil::sleep_for(2ms);  // the reader waits first, on an empty O_NONBLOCK pipe
-        EXPECT_EQ((co_await coil::write(w.get(), bytes_of("through a pipe"))).value(), 14u);
+        auto awaited1 = co_await coil::write(w.get(), bytes_of("through a pipe"));
+        EXPECT_EQ(awaited1.value(), 14u);
     };
     auto body = [&]() -> task<std::string> {
         auto [text, done] = co_await coil::when_all(reader(), writer());
@@ -167,11 +168,14 @@ TEST_P(IoTest, ConnectToAClosedPortIsRefused) {
 TEST_P(IoTest, WaitReadableAndWritable) {
     auto pair = coil::testing::make_socket_pair();
     auto body = [&]() -> task<void> {
-        EXPECT_TRUE(co_await coil::wait_writable(pair.a.get()));
+        auto awaited2 = co_await coil::wait_writable(pair.a.get());
+        EXPECT_TRUE(awaited2);
         EXPECT_EQ(::send(pair.a.get(), "z", 1, 0), 1);
-        EXPECT_TRUE(co_await coil::wait_readable(pair.b.get()));
+        auto awaited3 = co_await coil::wait_readable(pair.b.get());
+        EXPECT_TRUE(awaited3);
         // Still readable: waiting again must not block on a consumed edge.
-        EXPECT_TRUE(co_await coil::wait_readable(pair.b.get()));
+        auto awaited4 = co_await coil::wait_readable(pair.b.get());
+        EXPECT_TRUE(awaited4);
     };
     run(body());
 }
@@ -214,7 +218,8 @@ TEST_P(IoTest, DataArrivingAfterAShortRecvWithNobodyWaitingIsStillReceived) {
         own(pair.b.get());
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
-        EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);  // short: drained
+        auto awaited5 = co_await coil::recv(pair.b.get(), buf);
+        EXPECT_EQ(awaited5.value(), 3u);  // short: drained
         EXPECT_EQ(::send(pair.a.get(), "de", 2, 0), 2);  // its edge comes while nobody waits
         co_await coil::sleep_for(2ms);                  // a poll sees that edge
         auto got = co_await coil::recv(pair.b.get(), buf);
@@ -229,7 +234,8 @@ TEST_P(IoTest, DataArrivingRightAfterAShortRecvIsReceived) {
         own(pair.b.get());
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
-        EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);
+        auto awaited6 = co_await coil::recv(pair.b.get(), buf);
+        EXPECT_EQ(awaited6.value(), 3u);
         EXPECT_EQ(::send(pair.a.get(), "xy", 2, 0), 2);  // no poll in between
         auto got = co_await coil::recv(pair.b.get(), buf);
         co_return as_string(std::span(buf).first(got.value()));
@@ -243,7 +249,8 @@ TEST_P(IoTest, EndOfStreamAfterAShortRecvIsReported) {
         own(pair.b.get());
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(pair.a.get(), "abc", 3, 0), 3);
-        EXPECT_EQ((co_await coil::recv(pair.b.get(), buf)).value(), 3u);
+        auto awaited7 = co_await coil::recv(pair.b.get(), buf);
+        EXPECT_EQ(awaited7.value(), 3u);
         ::shutdown(pair.a.get(), SHUT_WR);
         auto first = co_await coil::recv(pair.b.get(), buf);
         auto again = co_await coil::recv(pair.b.get(), buf);  // end of stream is sticky
@@ -319,7 +326,8 @@ TEST_P(IoTest, AnFdNumberReusedAfterACloseThroughCoilReachesTheNewFileNotTheOld)
         own(number);
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(first.b.get(), "old", 3, 0), 3);
-        EXPECT_EQ((co_await coil::recv(number, buf)).value_or(0), 3u);  // short: drained
+        auto awaited8 = co_await coil::recv(number, buf);
+        EXPECT_EQ(awaited8.value_or(0), 3u);  // short: drained
         auto waited = co_await coil::with_timeout(coil::recv(number, buf), 2ms);  // registers
         EXPECT_EQ(waited.error(), std::errc::timed_out);
         auto closed = co_await coil::close(std::move(first.a));
@@ -388,7 +396,8 @@ TEST_P(IoTest, RecvOnASocketReusingTheNumberOfARawClosedSocketForgetsItsReadines
         const int number = first.a.get();
         std::array<std::byte, 8> buf{};
         EXPECT_EQ(::send(first.b.get(), "old", 3, 0), 3);
-        EXPECT_EQ((co_await coil::recv(number, buf)).value_or(0), 3u);  // short: drained
+        auto awaited9 = co_await coil::recv(number, buf);
+        EXPECT_EQ(awaited9.value_or(0), 3u);  // short: drained
         auto waited = co_await coil::with_timeout(coil::recv(number, buf), 2ms);
         EXPECT_EQ(waited.error(), std::errc::timed_out);
         close_behind_coils_back(first);

@@ -317,7 +317,8 @@ TEST_P(LifetimeTest, AStreamThatOutlivesItsLoopIsSafeToDestroyAndUseLater) {
     run(connect());
     // On a second loop: the old loop's registrations are gone with it; the fds still work.
     const std::string text = run([&]() -> task<std::string> {
-        EXPECT_TRUE(co_await client->send_all(std::as_bytes(std::span("hi", 2))));
+        auto awaited1 = co_await client->send_all(std::as_bytes(std::span("hi", 2)));
+        EXPECT_TRUE(awaited1);
         std::array<std::byte, 8> buf{};
         auto got = co_await coil::with_timeout(server->recv(buf), 2s);
         co_return got ? std::string(reinterpret_cast<const char*>(buf.data()), *got) : got.error().message();

@@ -31,6 +31,16 @@ class FlagsWhatGcc12Miscompiles(unittest.TestCase):
     def test_parenthesised_co_await_left_of_and(self):
         self.assert_flagged("auto ok = (co_await x) && y;", "operand of &&")
 
+    # GoogleTest's EXPECT_*/ASSERT_* put their arguments in an if condition; assert in a ?:.
+    def test_co_await_inside_expect_macro(self):
+        self.assert_flagged("EXPECT_TRUE(co_await s.send_all(b));", "EXPECT_TRUE(...)")
+
+    def test_co_await_inside_assert_eq_macro(self):
+        self.assert_flagged("ASSERT_EQ((co_await r).value(), 3u);", "ASSERT_EQ(...)")
+
+    def test_co_await_inside_assert(self):
+        self.assert_flagged("assert(co_await ready());", "assert(...)")
+
     def test_co_await_left_of_or(self):
         self.assert_flagged("auto ok = co_await x || y;", "operand of ||")
 
