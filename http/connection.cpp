@@ -260,7 +260,8 @@ void connection::write_head(std::size_t content_length, bool chunked) {
 }
 
 void connection::finish_response() {
-    close_after_ = close_after_ || res_.close_;
+    // A stop() that came while the handler ran closes this connection after its response too.
+    close_after_ = close_after_ || res_.close_ || srv_.stopping_;
     if (res_.streaming_ && !http10_) {
         if (!head_only_) out_ += "0\r\n\r\n";
         return;

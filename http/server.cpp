@@ -46,6 +46,9 @@ task<void> server::serve(tcp_listener& listener) {
         (void)slept;
     }
     accept_scope_ = nullptr;
+    // Graceful stop: close the listening socket, so that new clients are refused instead of
+    // waiting in a backlog nobody accepts from.
+    if (stopping_) listener.close();
     if (stopping_ && !outer.cancel_requested()) {
         // Let requests in progress finish until the grace deadline; then cancel what is left.
         const auto left = stop_deadline_ - std::chrono::steady_clock::now();

@@ -76,7 +76,7 @@ public:
     /// through coil's log hook and retried after 100 ms. One serve() at a time.
     task<void> serve(tcp_listener& listener);
 
-    /// Graceful stop: stops accepting, closes idle connections at once, lets requests in
+    /// Graceful stop: stops accepting (serve() closes the listener), closes idle connections at once, lets requests in
     /// progress finish (their responses say "Connection: close"), and after `grace` closes
     /// whatever is left. serve() returns once every connection is gone. Loop thread only;
     /// calling it again only shortens the grace to the new one if earlier.
