@@ -323,6 +323,19 @@ task<result<void>> connection::stream_write(std::string_view data) {
     co_return co_await flush();
 }
 
+// A connection that once sent a large response keeps no large buffer while it idles: over
+// 256 KiB, the buffers go back to their first size (a cold path; small ones are kept so that
+// a warm connection allocates nothing).
+void connection::release_large_buffers() {
+    constexpr std::size_t keep = 256 * 1024;
+    if (out_.capacity() > keep) {
+        std::string().swap(out_);
+        out_.reserve(4096);
+    }
+    if (res_.body_.capacity() > keep) std::string().swap(res_.body_);
+    if (body_.capacity() > keep) std::string().swap(body_);
+}
+
 task<void> connection::linger() {
     // Lingering close: the peer may still be sending (a refused body, later pipelined requests);
     // closing with unread input would send a reset that can destroy the response in the peer's
@@ -494,6 +507,7 @@ task<void> connection::run() {
             sent += *n;
         }
         out_.clear();
+        release_large_buffers();
         if (send_failed) {
             peer_done = true;
             break;

@@ -78,6 +78,7 @@ private:
     void finish_response();
     void write_head(std::size_t content_length, bool chunked);
     task<void> linger();
+    void release_large_buffers();
 
     server& srv_;
     event_loop& loop_;

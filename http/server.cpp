@@ -21,7 +21,15 @@ task<void> server::serve_connection(tcp_stream stream) {
     detail::connection conn(*this, std::move(stream), parent);
     task<void> work = conn.run();
     work.set_cancel_token(conn.scope().token());
-    co_await std::move(work);
+    // Nothing may escape: in a task_group, a child's exception cancels every other child, and
+    // one connection's failure (say, bad_alloc while building a response) must not end others.
+    try {
+        co_await std::move(work);
+    } catch (const std::exception& e) {
+        log(log_level::error, std::string("coil::http: connection failed: ") + e.what());
+    } catch (...) {
+        log(log_level::error, "coil::http: connection failed");
+    }
 }
 
 task<void> server::serve(tcp_listener& listener) {

@@ -372,6 +372,58 @@ TEST_P(HttpServerTest, HandlerExceptionGives500AndOtherConnectionsAreUnaffected)
     })));
 }
 
+TEST_P(HttpServerTest, SurvivesArbitraryInputAndKeepsServingOthers) {
+    const router routes = basic_routes();
+    server_options o;
+    o.header_timeout = 300ms;  // inputs that leave a head unfinished end within it
+    o.body_timeout = 300ms;
+    EXPECT_TRUE(run(drive(routes, o, [](server&, std::uint16_t port) -> task<bool> {
+        // Fragments of valid requests mixed with arbitrary octets, from a fixed-seed generator.
+        const std::vector<std::string> pieces = {
+            "GET / HTTP/1.1\r\n", "Host: t\r\n", "\r\n", "POST /echo HTTP/1.1\r\n", "Content-Length: 3\r\n",
+            "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n", "0\r\n\r\n", "Expect: 100-continue\r\n",
+            "Connection: close\r\n", "HEAD / HTTP/1.0\r\n", "\n", "\r", " ", ":", "\0", "HTTP/1.1", "%2e%2e/",
+            std::string(300, 'a')};
+        std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+        auto next = [&state] {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            return state;
+        };
+        int answered_or_closed = 0;
+        constexpr int inputs = 60;
+        for (int i = 0; i < inputs; ++i) {
+            std::string input;
+            const int count = static_cast<int>(next() % 12) + 1;
+            for (int k = 0; k < count; ++k) {
+                if (next() % 4 == 0) {
+                    for (int b = static_cast<int>(next() % 16); b >= 0; --b) input += static_cast<char>(next() & 0xff);
+                } else {
+                    input += pieces[next() % pieces.size()];
+                }
+            }
+            auto c = co_await http_client::connect(port);
+            if (!c) co_return false;
+            const bool sent = co_await c->send(input);
+            (void)sent;  // the server may already have refused and closed
+            (void)c->stream().shutdown(coil::shutdown_how::write);
+            // Whatever the server makes of it, it answers and/or closes within the timeouts.
+            bool done = false;
+            for (int reads = 0; reads < 1000 && !done; ++reads) {
+                const bool more = co_await c->fill(3s);
+                if (!more) done = true;
+            }
+            if (done) ++answered_or_closed;
+        }
+        auto c = co_await http_client::connect(port);
+        if (!c) co_return false;
+        const bool sent = co_await c->send(get_request("/"));
+        auto r = co_await c->read_response();
+        co_return answered_or_closed == inputs && sent && r && r->body == "Hello, World!";
+    })));
+}
+
 TEST_P(HttpServerTest, StreamedBodyInAndChunkedResponseOut) {
     router routes = basic_routes();
     routes.add(
