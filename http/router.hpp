@@ -10,9 +10,9 @@
 // Handlers: a synchronous one, void(request&, response&), runs inline in the connection's parse
 // loop: it costs one indirect call and no allocation, so use it whenever the answer needs no I/O.
 // An asynchronous one, task<void>(request&, response&), may co_await (read a streamed body,
-// write a chunked body, call other services); its coroutine frame is allocated per request.
-// (Measured choice: a task per request costs a frame allocation, about as much again as the
-// whole parse-route-respond path of a Hello World; see docs/http-server.md.)
+// write a chunked body, call other services); its coroutine frame is allocated per request
+// (measured: about 0.06 us more per request than a synchronous handler, on a path of about
+// 0.5 us of user time; see docs/http-server.md).
 // An exception escaping a handler is answered with 500 and the connection closes.
 //
 // Matching: the path is compared as received (no percent-decoding), exactly, or as a prefix for
