@@ -3,6 +3,7 @@
 //   GET /       -> "Hello, World!"
 //   /echo       -> 200 echoing the request: the body for a request that has one (POST, PUT...),
 //                  else the request line and header fields as text
+//   /static/... -> the files under --root, if given (sendfile, ETag/304, Range/206)
 //
 // Graceful stop on SIGINT/SIGTERM: stop accepting, close idle connections, let requests in
 // progress finish (up to --grace), exit 0.
@@ -22,6 +23,7 @@
 #include <string_view>
 
 #include "coil/http/server.hpp"
+#include "coil/http/static_files.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
 
@@ -66,6 +68,7 @@ namespace {
 struct options {
     std::uint16_t port = 0;
     std::string bind = "127.0.0.1";
+    std::string root;  // serve its files under /static/ when set
     std::optional<coil::backend_kind> backend;
     coil::http::server_options server;
     std::chrono::milliseconds grace{10'000};
@@ -76,6 +79,7 @@ constexpr std::string_view usage =
     "  --port N                 port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR              IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
     "  --backend B              io_uring or epoll (default: io_uring where available)\n"
+    "  --root DIR               serve the files under DIR at /static/ (none by default)\n"
     "  --header-timeout MS      whole request head, from its first octet (default 60000)\n"
     "  --keepalive-timeout MS   idle wait for the next request (default 75000)\n"
     "  --body-timeout MS        between two reads of a request body (default 60000)\n"
@@ -85,7 +89,8 @@ constexpr std::string_view usage =
     "  --max-request-line N     request line octets; over it: 414 (default 8192)\n"
     "  --max-header N           header field octets; over it: 431 (default 32768)\n"
     "  --grace MS               graceful stop: time left to requests in progress (default 10000)\n"
-    "Routes: GET / -> Hello, World!; /echo -> the request's body, or its head as text.\n"
+    "Routes: GET / -> Hello, World!; /echo -> the request's body, or its head as text;\n"
+    "        /static/... -> the files under --root.\n"
     "Prints 'listening on ADDR:PORT'; exits 0 on SIGINT/SIGTERM after a graceful stop.\n";
 
 [[noreturn]] void fail_usage(const std::string& message) {
@@ -123,6 +128,8 @@ options parse_options(int argc, char** argv) {
             o.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
         } else if (arg == "--bind") {
             o.bind = value();
+        } else if (arg == "--root") {
+            o.root = value();
         } else if (arg == "--backend") {
             const auto name = value();
             o.backend = coil::parse_backend_kind(name);
@@ -182,7 +189,15 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals) {
                      listener.error().message().c_str());
         co_return 1;
     }
-    const coil::http::router routes = make_routes();
+    coil::http::router routes = make_routes();
+    if (!o.root.empty()) {
+        try {
+            coil::http::add_static_files(routes, "/static/", o.root);
+        } catch (const std::system_error& e) {
+            std::fprintf(stderr, "http_server: --root: %s\n", e.what());
+            co_return 2;
+        }
+    }
     coil::http::server server(routes, o.server);
     std::printf("listening on %s\n", listener->local_endpoint().to_string().c_str());
     std::fflush(stdout);

@@ -5,6 +5,9 @@
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <stdexcept>
+
+#include <sys/sendfile.h>
 
 #include "coil/http/date_cache.hpp"
 #include "coil/http/server.hpp"
@@ -262,6 +265,7 @@ void connection::write_head(std::size_t content_length, bool chunked) {
 void connection::finish_response() {
     // A stop() that came while the handler ran closes this connection after its response too.
     close_after_ = close_after_ || res_.close_ || srv_.stopping_;
+    if (res_.body_sent_) return;  // send_file() wrote head and body
     if (res_.streaming_ && !http10_) {
         if (!head_only_) out_ += "0\r\n\r\n";
         return;
@@ -334,6 +338,52 @@ void connection::release_large_buffers() {
     }
     if (res_.body_.capacity() > keep) std::string().swap(res_.body_);
     if (body_.capacity() > keep) std::string().swap(body_);
+}
+
+// sendfile(2) on the non-blocking socket, waiting for writability when the socket buffer is
+// full (runtime/io.hpp has no sendfile operation; wait_writable works on both backends).
+task<result<void>> connection::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+    if (res_.streaming_ || res_.body_sent_) {
+        throw std::logic_error("coil::http::response::send_file: the body was already sent");
+    }
+    res_.body_sent_ = true;
+    close_after_ = close_after_ || res_.close_ || srv_.stopping_;
+    write_head(static_cast<std::size_t>(length), false);
+    if (head_only_) co_return result<void>{};  // the head leaves with the batch
+    auto flushed = co_await flush();
+    if (!flushed) {
+        res_.failed_ = true;
+        co_return flushed.error();
+    }
+    const int sock = stream_.native_handle();
+    auto position = static_cast<off_t>(offset);
+    std::uint64_t remaining = length;
+    while (remaining > 0) {
+        const ssize_t n = ::sendfile(sock, fd, &position, static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1u << 30)));
+        if (n > 0) {
+            remaining -= static_cast<std::uint64_t>(n);
+            continue;
+        }
+        if (n == 0) {  // the file is shorter than announced
+            res_.failed_ = true;
+            co_return std::errc::io_error;
+        }
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN) {
+            res_.failed_ = true;
+            co_return std::error_code(errno, std::system_category());
+        }
+        std::optional<deadline_timer> timer;
+        timer.emplace(loop_, srv_.options_.send_timeout, scope_);
+        auto writable = co_await coil::wait_writable(sock);
+        const bool expired = timer->expired();
+        timer.reset();
+        if (!writable) {
+            res_.failed_ = true;
+            co_return expired ? std::make_error_code(std::errc::timed_out) : writable.error();
+        }
+    }
+    co_return result<void>{};
 }
 
 task<void> connection::linger() {
@@ -479,6 +529,11 @@ task<void> connection::run() {
                     respond_status(500, true);
                 }
                 body_unread = !body_done_;
+                if (res_.failed_) {  // send_file() broke off mid-body: the framing is lost
+                    peer_done = true;
+                    close = true;
+                    break;
+                }
             }
             finish_response();
             ++served_;

@@ -51,6 +51,7 @@ public:
     // For request::read_body and response::write.
     task<result<std::string_view>> read_body_piece();
     task<result<void>> stream_write(std::string_view data);
+    task<result<void>> send_file(int fd, std::uint64_t offset, std::uint64_t length);
 
     connection* prev_ = nullptr;  // the server's list
     connection* next_ = nullptr;

@@ -105,6 +105,10 @@ void response::add_header(std::string_view name, std::string_view value) {
 
 task<result<void>> response::write(std::string_view data) { return conn_->stream_write(data); }
 
+task<result<void>> response::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+    return conn_->send_file(fd, offset, length);
+}
+
 task<result<std::string_view>> request::read_body() { return conn_->read_body_piece(); }
 
 }  // namespace coil::http

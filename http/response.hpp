@@ -55,6 +55,14 @@ public:
     /// Result: empty, or the send error (timed_out after server_options::send_timeout).
     task<result<void>> write(std::string_view data);
 
+    /// Sends `length` octets of the open file `fd`, from `offset`, as the whole body, with
+    /// sendfile(2) (async handlers only; instead of set_body or write; once per response). The
+    /// head goes first, with Content-Length: length; a HEAD request gets the head only. `fd` must
+    /// stay open until the co_await finishes. Result: empty, or the error (timed_out after
+    /// server_options::send_timeout without progress; io_error if the file ends early): the
+    /// connection then closes, since the body it announced is incomplete.
+    task<result<void>> send_file(int fd, std::uint64_t offset, std::uint64_t length);
+
 private:
     friend class detail::connection;
     void reset() noexcept {
@@ -64,6 +72,8 @@ private:
         body_.clear();
         close_ = false;
         streaming_ = false;
+        body_sent_ = false;
+        failed_ = false;
     }
 
     std::uint16_t status_ = 200;
@@ -72,6 +82,8 @@ private:
     std::string body_;
     bool close_ = false;
     bool streaming_ = false;  // write() started a chunked body
+    bool body_sent_ = false;  // send_file() sent the head and body
+    bool failed_ = false;     // send_file() failed part-way: the connection must close
     detail::connection* conn_ = nullptr;
 };
 

@@ -227,6 +227,8 @@ TEST(HttpServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
     EXPECT_EQ(bad_timeout.wait(5s), 2);
     child_process unknown({server_path(), "--frobnicate"});
     EXPECT_EQ(unknown.wait(5s), 2);
+    child_process no_root({server_path(), "--port", "0", "--root", "/nonexistent/coil/root"});
+    EXPECT_EQ(no_root.wait(5s), 2);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
 #include "support/backend_test.hpp"
+#include "support/http_drive.hpp"
 #include "support/http_client.hpp"
 
 namespace {
@@ -22,29 +23,12 @@ using coil::http::response;
 using coil::http::router;
 using coil::http::server;
 using coil::http::server_options;
+using coil::testing::drive;
 using coil::testing::get_request;
 using coil::testing::http_client;
 using steady = std::chrono::steady_clock;
 
 class HttpServerTest : public coil::testing::BackendTest {};
-
-// Runs `client(server, port)` against a server on a loopback listener, then stops the server
-// gracefully; returns what the client returned once serve() has finished.
-template <class Client>
-task<bool> drive(const router& routes, server_options options, Client client) {
-    auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0));
-    if (!listener) co_return false;
-    server srv(routes, options);
-    const std::uint16_t port = listener->local_endpoint().port();
-    auto body = [&]() -> task<bool> {
-        const bool ok = co_await client(srv, port);
-        srv.stop(1s);
-        co_return ok;
-    };
-    auto [served, ok] = co_await coil::when_all(srv.serve(*listener), body());
-    (void)served;
-    co_return ok && srv.connection_count() == 0;
-}
 
 router basic_routes() {
     router r;
