@@ -494,6 +494,15 @@ task<void> connection::run() {
                         body_pos_ = head_end_ + req_.body_.size();
                         body_done_ = true;
                     } else {
+                        // Earlier pipelined answers leave before the wait for this body.
+                        if (!out_.empty()) {
+                            auto sent = co_await flush();
+                            if (!sent) {
+                                peer_done = true;
+                                close = true;
+                                break;
+                            }
+                        }
                         auto got = co_await read_whole_body();
                         if (!got) {
                             if (got.error() != std::errc::bad_message) {
@@ -507,6 +516,15 @@ task<void> connection::run() {
                         }
                     }
                 }
+                if (!r.sync && !out_.empty()) {
+                    // An async handler may take its time: earlier answers leave first.
+                    auto sent = co_await flush();
+                    if (!sent) {
+                        peer_done = true;
+                        close = true;
+                        break;
+                    }
+                }
                 try {
                     if (r.sync) {
                         r.sync(req_, res_);
@@ -515,14 +533,14 @@ task<void> connection::run() {
                     }
                 } catch (const std::exception& e) {
                     log(log_level::error, std::string("coil::http: handler threw: ") + e.what());
-                    if (res_.streaming_) {
+                    if (res_.streaming_ || res_.body_sent_) {
                         close = true;  // the head is out: the body cannot be completed
                         break;
                     }
                     respond_status(500, true);
                 } catch (...) {
                     log(log_level::error, "coil::http: handler threw a non-exception");
-                    if (res_.streaming_) {
+                    if (res_.streaming_ || res_.body_sent_) {
                         close = true;
                         break;
                     }

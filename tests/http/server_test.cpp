@@ -100,6 +100,24 @@ TEST_P(HttpServerTest, PipelinedRequestsAreAnsweredInOrderInOneWrite) {
     })));
 }
 
+TEST_P(HttpServerTest, PipelinedAnswersLeaveBeforeAnAsyncHandlerWaits) {
+    const router routes = basic_routes();
+    EXPECT_TRUE(run(drive(routes, {}, [](server&, std::uint16_t port) -> task<bool> {
+        auto c = co_await http_client::connect(port);
+        if (!c) co_return false;
+        const bool sent = co_await c->send(get_request("/") + get_request("/slow"));
+        if (!sent) co_return false;
+        const auto start = steady::now();
+        auto first = co_await c->read_response(false, 2s);
+        const auto first_after = steady::now() - start;
+        auto second = co_await c->read_response(false, 2s);
+        // /slow sleeps 200 ms: the answer to / must not wait for it.
+        EXPECT_LT(first_after, 150ms);
+        co_return first && first->body == "Hello, World!" && second && second->body == "slow" &&
+            first_after < 150ms;
+    })));
+}
+
 TEST_P(HttpServerTest, ConnectionCloseStopsPipelinedProcessing) {
     router routes = basic_routes();
     int posts = 0;
