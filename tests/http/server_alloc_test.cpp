@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -60,14 +61,20 @@ using namespace std::chrono_literals;
 
 class ServerAllocTest : public coil::testing::BackendTest {};
 
-// One request and its whole response on a blocking socket, without allocating.
+// One request and its whole response on a blocking socket, without allocating. Blocking calls
+// are retried on EINTR: this process's io_uring work may interrupt them.
 bool hello_round_trip(int fd) {
     static constexpr char request[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
-    if (::send(fd, request, sizeof request - 1, 0) != static_cast<ssize_t>(sizeof request - 1)) return false;
+    ssize_t sent;
+    do {
+        sent = ::send(fd, request, sizeof request - 1, 0);
+    } while (sent < 0 && errno == EINTR);
+    if (sent != static_cast<ssize_t>(sizeof request - 1)) return false;
     char buf[1024];
     std::size_t have = 0;
     for (;;) {
         const ssize_t n = ::recv(fd, buf + have, sizeof buf - 1 - have, 0);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return false;
         have += static_cast<std::size_t>(n);
         buf[have] = '\0';
