@@ -438,10 +438,7 @@ task<void> connection::run() {
                 peer_done = true;
                 break;  // end of stream, reset, timeout or stop: nothing is owed
             }
-            if (begin_ == end_) {
-                header_deadline_ = steady::now() + o.header_timeout;
-                head_pending_ = true;
-            }
+            if (begin_ == end_) header_deadline_ = steady::now() + o.header_timeout;  // a new head
             end_ += *n;
             first = false;
         }
@@ -558,11 +555,8 @@ task<void> connection::run() {
             if (body_unread) close_after_ = true;  // the rest of a streamed body is not read
             close = close_after_;
             begin_ = body_pos_;
-            head_pending_ = false;
-            if (begin_ < end_ && !close) {
-                header_deadline_ = steady::now() + o.header_timeout;
-                head_pending_ = true;
-            }
+            // The next request's head began in this read: its whole-head deadline starts now.
+            if (begin_ < end_ && !close) header_deadline_ = steady::now() + o.header_timeout;
         }
 
         // ---- Send the batch (inline: a flush() call would allocate its frame per batch).

@@ -110,8 +110,7 @@ private:
     std::string body_;            // whole bodies that were not all in in_, decoded chunked bodies
 
     bool idle_ = false;
-    bool head_pending_ = false;   // part of the next head is in in_; header_deadline_ runs
-    std::chrono::steady_clock::time_point header_deadline_{};
+    std::chrono::steady_clock::time_point header_deadline_{};  // for the head now in in_
     std::size_t served_ = 0;
 };
 
