@@ -1,0 +1,223 @@
+// http_server: an HTTP/1.1 server on coil::http, with two routes.
+//
+//   GET /       -> "Hello, World!"
+//   /echo       -> 200 echoing the request: the body for a request that has one (POST, PUT...),
+//                  else the request line and header fields as text
+//   /static/... -> the files under --root, if given (sendfile, ETag/304, Range/206)
+//
+// Graceful stop on SIGINT/SIGTERM: stop accepting, close idle connections, let requests in
+// progress finish (up to --grace), exit 0.
+// Try it:  build/release/apps/http_server --port 8080   and   curl -v http://127.0.0.1:8080/
+// Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
+//          --bind ADDR, --backend io_uring|epoll, the timeouts and limits (see --help)
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "coil/http/server.hpp"
+#include "coil/http/static_files.hpp"
+#include "coil/net/tcp_listener.hpp"
+#include "coil/runtime.hpp"
+
+using namespace std::chrono_literals;
+using coil::http::request;
+using coil::http::response;
+
+// [readme-example-begin]
+void hello(request&, response& res) {
+    res.add_header("Content-Type", "text/plain");
+    res.set_body("Hello, World!");
+}
+
+void echo(request& req, response& res) {
+    res.add_header("Content-Type", "text/plain");
+    if (req.has_body()) {
+        res.set_body(req.body());  // read whole before the handler runs (up to --max-body)
+        return;
+    }
+    res.set_body(req.method());  // no body: echo the request line and the header fields
+    res.append_body(" ");
+    res.append_body(req.target());
+    res.append_body(req.version_minor() == 1 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
+    for (const auto& field : req.fields()) {
+        res.append_body(field.name);
+        res.append_body(": ");
+        res.append_body(field.value);
+        res.append_body("\r\n");
+    }
+}
+
+coil::http::router make_routes() {
+    coil::http::router routes;
+    routes.add("GET", "/", hello);
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) routes.add(method, "/echo", echo);
+    return routes;
+}
+// [readme-example-end]
+
+namespace {
+
+struct options {
+    std::uint16_t port = 0;
+    std::string bind = "127.0.0.1";
+    std::string root;  // serve its files under /static/ when set
+    std::optional<coil::backend_kind> backend;
+    coil::http::server_options server;
+    std::chrono::milliseconds grace{10'000};
+};
+
+constexpr std::string_view usage =
+    "usage: http_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [options] [--help]\n"
+    "  --port N                 port to listen on; 0 (default) lets the kernel choose\n"
+    "  --bind ADDR              IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
+    "  --backend B              io_uring or epoll (default: io_uring where available)\n"
+    "  --root DIR               serve the files under DIR at /static/ (none by default)\n"
+    "  --header-timeout MS      whole request head, from its first octet (default 60000)\n"
+    "  --keepalive-timeout MS   idle wait for the next request (default 75000)\n"
+    "  --body-timeout MS        between two reads of a request body (default 60000)\n"
+    "  --send-timeout MS        between two sends of a response (default 60000)\n"
+    "  --keepalive-requests N   requests per connection (default 1000)\n"
+    "  --max-body N             request body octets; over it: 413 (default 1048576)\n"
+    "  --max-request-line N     request line octets; over it: 414 (default 8192)\n"
+    "  --max-header N           header field octets; over it: 431 (default 32768)\n"
+    "  --grace MS               graceful stop: time left to requests in progress (default 10000)\n"
+    "Routes: GET / -> Hello, World!; /echo -> the request's body, or its head as text;\n"
+    "        /static/... -> the files under --root.\n"
+    "Prints 'listening on ADDR:PORT'; exits 0 on SIGINT/SIGTERM after a graceful stop.\n";
+
+[[noreturn]] void fail_usage(const std::string& message) {
+    std::fprintf(stderr, "http_server: %s\n%.*s", message.c_str(), static_cast<int>(usage.size()),
+                 usage.data());
+    std::exit(2);
+}
+
+std::uint64_t parse_number(std::string_view flag, std::string_view text, std::uint64_t max) {
+    const std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+    if (s.empty() || s[0] == '-' || *end != '\0' || errno != 0 || v > max) {
+        fail_usage("bad value '" + s + "' for " + std::string(flag));
+    }
+    return v;
+}
+
+options parse_options(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        auto value = [&]() -> std::string_view {
+            if (i + 1 >= argc) fail_usage(std::string(arg) + " needs a value");
+            return argv[++i];
+        };
+        auto millis = [&]() {
+            return std::chrono::milliseconds(parse_number(arg, value(), 24ull * 3600 * 1000));
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::fwrite(usage.data(), 1, usage.size(), stdout);
+            std::exit(0);
+        } else if (arg == "--port") {
+            o.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
+        } else if (arg == "--bind") {
+            o.bind = value();
+        } else if (arg == "--root") {
+            o.root = value();
+        } else if (arg == "--backend") {
+            const auto name = value();
+            o.backend = coil::parse_backend_kind(name);
+            if (!o.backend) fail_usage("unknown backend '" + std::string(name) + "'");
+        } else if (arg == "--header-timeout") {
+            o.server.header_timeout = millis();
+        } else if (arg == "--keepalive-timeout") {
+            o.server.keepalive_timeout = millis();
+        } else if (arg == "--body-timeout") {
+            o.server.body_timeout = millis();
+        } else if (arg == "--send-timeout") {
+            o.server.send_timeout = millis();
+        } else if (arg == "--grace") {
+            o.grace = millis();
+        } else if (arg == "--keepalive-requests") {
+            o.server.keepalive_requests = parse_number(arg, value(), 1ull << 40);
+            if (o.server.keepalive_requests == 0) fail_usage("--keepalive-requests must be at least 1");
+        } else if (arg == "--max-body") {
+            o.server.limits.max_body = parse_number(arg, value(), 1ull << 40);
+        } else if (arg == "--max-request-line") {
+            o.server.limits.max_request_line = parse_number(arg, value(), 1 << 20);
+        } else if (arg == "--max-header") {
+            o.server.limits.max_header_block = parse_number(arg, value(), 1 << 20);
+        } else {
+            fail_usage("unknown argument '" + std::string(arg) + "'");
+        }
+    }
+    return o;
+}
+
+// Raises the fd limit so that thousands of connections fit; the hard limit is the ceiling.
+void raise_fd_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
+coil::task<void> stop_on_signal(coil::signal_set& signals, coil::http::server& server,
+                                std::chrono::milliseconds grace) {
+    auto signo = co_await signals.wait();
+    if (!signo) co_return;  // cancelled: the server ended by itself
+    std::fprintf(stderr, "http_server: %s, stopping\n", strsignal(*signo));
+    server.stop(grace);
+}
+
+coil::task<int> run_server(const options& o, coil::signal_set& signals) {
+    auto endpoint = coil::ip_endpoint::from_address(o.bind, o.port);
+    if (!endpoint) {
+        std::fprintf(stderr, "http_server: '%s' is not an IP address\n", o.bind.c_str());
+        co_return 2;
+    }
+    auto listener = coil::tcp_listener::bind(*endpoint);
+    if (!listener) {
+        std::fprintf(stderr, "http_server: cannot listen on %s: %s\n", endpoint->to_string().c_str(),
+                     listener.error().message().c_str());
+        co_return 1;
+    }
+    coil::http::router routes = make_routes();
+    if (!o.root.empty()) {
+        try {
+            coil::http::add_static_files(routes, "/static/", o.root);
+        } catch (const std::system_error& e) {
+            std::fprintf(stderr, "http_server: --root: %s\n", e.what());
+            co_return 2;
+        }
+    }
+    coil::http::server server(routes, o.server);
+    std::printf("listening on %s\n", listener->local_endpoint().to_string().c_str());
+    std::fflush(stdout);
+    // serve() returns once stop() has drained the connections; the signal waiter is then done.
+    (void)co_await coil::when_all(server.serve(*listener), stop_on_signal(signals, server, o.grace));
+    co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const options o = parse_options(argc, argv);
+    std::signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    try {
+        coil::event_loop loop(coil::loop_options{o.backend});
+        coil::signal_set signals({SIGINT, SIGTERM});
+        return loop.run(run_server(o, signals));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "http_server: %s\n", e.what());
+        return 1;
+    }
+}

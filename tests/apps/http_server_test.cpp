@@ -1,0 +1,234 @@
+// The http_server program, run as a child process on each backend and driven by real clients:
+// Python's http.client (tests/apps/http_client_check.py), curl, and coil clients.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "coil/net/tcp_connect.hpp"
+#include "coil/runtime.hpp"
+#include "support/backend_test.hpp"
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coil::task;
+using coil::testing::child_process;
+using coil::testing::get_request;
+using coil::testing::http_client;
+using steady = std::chrono::steady_clock;
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* value = std::getenv(name);
+    return value && *value ? value : fallback;
+}
+std::string server_path() { return env_or("COIL_HTTP_SERVER", "apps/http_server"); }
+
+class HttpServerAppTest : public coil::testing::BackendTest {
+protected:
+    // Starts the server on this test's backend and returns its port (0 if it did not start).
+    unsigned short start(std::vector<std::string> extra = {}) {
+        std::vector<std::string> argv{server_path(), "--port", "0", "--backend",
+                                      std::string(coil::to_string(backend()))};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        server_.emplace(argv);
+        auto line = server_->read_line(10s);
+        EXPECT_TRUE(line) << "the server printed no 'listening on' line";
+        return line ? coil::testing::port_of_listening_line(*line) : 0;
+    }
+    std::optional<int> stop(int signo = SIGTERM) { return server_->stop(signo, 10s); }
+    void TearDown() override {
+        server_.reset();
+        BackendTest::TearDown();
+    }
+
+    // Runs a helper program to its end (bounded) and returns its stdout lines and exit code.
+    struct outcome {
+        std::vector<std::string> lines;
+        std::optional<int> code;
+    };
+    static outcome run_program(std::vector<std::string> argv) {
+        child_process p(std::move(argv));
+        outcome o;
+        const auto deadline = steady::now() + 30s;
+        while (steady::now() < deadline) {
+            auto line = p.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady::now()));
+            if (!line) break;
+            o.lines.push_back(*line);
+        }
+        o.code = p.wait(5s);
+        return o;
+    }
+
+    std::optional<child_process> server_;
+};
+
+TEST_P(HttpServerAppTest, PythonHttpClientGetsCorrectAnswers) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    const auto python = env_or("COIL_PYTHON3", "/usr/bin/python3");
+    const auto script = env_or("COIL_HTTP_CLIENT_CHECK", "../tests/apps/http_client_check.py");
+    const auto result = run_program({python, script, std::to_string(port)});
+    std::string report;
+    for (const auto& l : result.lines) report += l + "\n";
+    EXPECT_EQ(result.code, 0) << report;
+    EXPECT_GE(result.lines.size(), 10u) << report;
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(HttpServerAppTest, CurlKeepsAliveAndUploadsChunkedWith100Continue) {
+    const auto curl = env_or("COIL_CURL", "");
+    if (curl.empty()) GTEST_SKIP() << "curl not found at configure time (./dev setup installs it)";
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    // Two transfers on one command: the second reuses the connection (num_connects 0).
+    auto twice = run_program({curl, "-sS", "--max-time", "5", "-w", "\n%{http_code} %{num_connects}\n",
+                              base + "/", base + "/"});
+    ASSERT_EQ(twice.code, 0);
+    const std::vector<std::string> expected{"Hello, World!", "200 1", "Hello, World!", "200 0"};
+    EXPECT_EQ(twice.lines, expected);
+    auto upload = run_program({curl, "-sS", "--max-time", "5", "-H", "Transfer-Encoding: chunked", "-H",
+                               "Expect: 100-continue", "--data-binary", "hello from curl", "-w",
+                               "\n%{http_code}\n", base + "/echo"});
+    ASSERT_EQ(upload.code, 0);
+    const std::vector<std::string> echoed{"hello from curl", "200"};
+    EXPECT_EQ(upload.lines, echoed);
+    auto head = run_program({curl, "-sS", "--max-time", "5", "-I", base + "/"});
+    ASSERT_EQ(head.code, 0);
+    ASSERT_FALSE(head.lines.empty());
+    EXPECT_EQ(head.lines[0], "HTTP/1.1 200 OK\r");
+    EXPECT_EQ(stop(), 0);
+}
+
+// One keep-alive client: `requests` Hello World exchanges on one connection, checked octet by
+// octet. Returns the number answered correctly.
+task<int> hello_client(unsigned short port, int requests) {
+    auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(port), 10s);
+    if (!s) co_return 0;
+    static constexpr std::string_view request = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    std::array<char, 2048> buf;
+    int ok = 0;
+    for (int i = 0; i < requests; ++i) {
+        auto sent = co_await s->send_all(std::as_bytes(std::span(request.data(), request.size())));
+        if (!sent) co_return ok;
+        std::size_t have = 0;
+        for (;;) {
+            auto n = co_await coil::with_timeout(
+                s->recv(std::as_writable_bytes(std::span(buf.data() + have, buf.size() - have))), 30s);
+            if (!n) co_return ok;
+            have += *n;
+            const std::string_view got(buf.data(), have);
+            const std::size_t end = got.find("\r\n\r\n");
+            if (end == std::string_view::npos || have < end + 4 + 13) continue;
+            if (have != end + 4 + 13 || !got.starts_with("HTTP/1.1 200 OK\r\n") ||
+                got.find("\r\nContent-Length: 13\r\n") == std::string_view::npos ||
+                !got.ends_with("\r\n\r\nHello, World!")) {
+                co_return ok;
+            }
+            break;
+        }
+        ++ok;
+    }
+    co_return ok;
+}
+
+TEST_P(HttpServerAppTest, AThousandKeepAliveClientsGetAHundredAnswersEach) {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_max < 1100) GTEST_SKIP() << "fd hard limit below 1100";
+    if (limit.rlim_cur < 1100) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    auto body = [](unsigned short p) -> task<int> {
+        std::vector<task<int>> clients;
+        for (int i = 0; i < 1000; ++i) clients.push_back(hello_client(p, 100));
+        auto counts = co_await coil::when_all(std::move(clients));
+        int total = 0;
+        for (int c : counts) total += c;
+        co_return total;
+    };
+    EXPECT_EQ(run(body(port)), 100'000);
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(HttpServerAppTest, SlowlorisIsClosedWithinTheHeaderDeadlineWhileAnotherClientIsServed) {
+    const auto port = start({"--header-timeout", "300"});
+    ASSERT_NE(port, 0);
+    auto body = [](unsigned short p) -> task<bool> {
+        auto slow = co_await http_client::connect(p);
+        auto fast = co_await http_client::connect(p);
+        if (!slow || !fast) co_return false;
+        const std::string head = get_request("/", "X-Slow: " + std::string(200, 's') + "\r\n");
+        const auto start_time = steady::now();
+        bool closed = false;
+        int served = 0;
+        for (std::size_t i = 0; i < head.size() && steady::now() - start_time < 3s; ++i) {
+            const bool sent = co_await slow->send(head.substr(i, 1));
+            if (!sent) {
+                closed = true;
+                break;
+            }
+            const bool fast_sent = co_await fast->send(get_request("/"));
+            auto r = co_await fast->read_response();
+            if (fast_sent && r && r->body == "Hello, World!") ++served;
+            co_await coil::sleep_for(20ms);
+        }
+        if (!closed) closed = co_await slow->closed_within(2s);
+        const auto took = steady::now() - start_time;
+        EXPECT_TRUE(closed);
+        EXPECT_GE(took, 300ms);
+        EXPECT_LT(took, 2s);
+        EXPECT_GE(served, 5);
+        co_return closed && took >= 300ms && took < 2s && served >= 5;
+    };
+    EXPECT_TRUE(run(body(port)));
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(HttpServerAppTest, SigintStopsGracefullyWithExitZero) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    auto body = [&](unsigned short p) -> task<bool> {
+        auto c = co_await http_client::connect(p);
+        if (!c) co_return false;
+        const bool sent = co_await c->send(get_request("/"));
+        auto r = co_await c->read_response();
+        if (!sent || !r || r->status != 200) co_return false;
+        ::kill(server_->pid(), SIGINT);
+        co_return co_await c->closed_within(5s);  // the idle keep-alive connection is closed
+    };
+    EXPECT_TRUE(run(body(port)));
+    EXPECT_EQ(server_->wait(10s), 0);
+}
+
+COIL_INSTANTIATE_BACKEND_TEST(HttpServerAppTest);
+
+TEST(HttpServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
+    child_process help({server_path(), "--help"});
+    auto first = help.read_line(5s);
+    ASSERT_TRUE(first);
+    EXPECT_NE(first->find("usage"), std::string::npos);
+    EXPECT_EQ(help.wait(5s), 0);
+    child_process bad({server_path(), "--port", "99999"});
+    EXPECT_EQ(bad.wait(5s), 2);
+    child_process bad_timeout({server_path(), "--header-timeout", "-1"});
+    EXPECT_EQ(bad_timeout.wait(5s), 2);
+    child_process unknown({server_path(), "--frobnicate"});
+    EXPECT_EQ(unknown.wait(5s), 2);
+    child_process no_root({server_path(), "--port", "0", "--root", "/nonexistent/coil/root"});
+    EXPECT_EQ(no_root.wait(5s), 2);
+}
+
+}  // namespace
