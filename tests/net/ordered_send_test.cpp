@@ -141,6 +141,39 @@ TEST_P(OrderedSendTest, TheTurnIsFreeAgainAfterEachRound) {
     EXPECT_EQ(run(body()), "abcdef");
 }
 
+// B is handed the turn as A finishes and is destroyed before it resumes; D, queued behind it, is
+// destroyed while waiting (or is handed the turn by B and destroyed, depending on the group's
+// destruction order). Either way the turn must reach C, issued last.
+TEST_P(OrderedSendTest, DestroyedWritersLeaveTheQueueAndPassOnATurnHandedToThem) {
+    auto body = []() -> task<std::string> {
+        auto [out, in] = co_await small_buffer_pair();
+        bool b_done = false;
+        bool d_done = false;
+        auto recorded = [](const tcp_stream& s, char tag, bool& done) -> task<void> {
+            [[maybe_unused]] auto r = co_await send_tagged(s, tag);
+            done = true;
+        };
+        std::optional<coil::task_group> group(std::in_place);
+        group->spawn(recorded(out, 'B', b_done));  // both start in the next turn, behind A
+        group->spawn(recorded(out, 'D', d_done));
+        auto first = [](const tcp_stream& s, std::optional<coil::task_group>& g) -> task<coil::transfer_result> {
+            auto r = co_await send_tagged(s, 'A');  // finishing, A handed the turn to B ...
+            g.reset();                              // ... which is destroyed before it resumes
+            co_return r;
+        };
+        auto last = [](const tcp_stream& s) -> task<coil::transfer_result> {
+            for (int i = 0; i < 3; ++i) co_await coil::yield();  // B and D wait by now
+            co_return co_await send_tagged(s, 'C');
+        };
+        auto [a, c, tags] = co_await coil::when_all(first(out, group), last(out), receive_tags(in, 2));
+        EXPECT_TRUE(a && c);
+        EXPECT_FALSE(b_done);
+        EXPECT_FALSE(d_done);
+        co_return tags;
+    };
+    EXPECT_EQ(run(body()), "AC");
+}
+
 task<coil::transfer_result> send_tagged_in_two(const tcp_stream& out, char tag) {
     const std::vector<std::byte> msg = message_of(tag, small_message);
     const std::array<std::span<const std::byte>, 3> parts{std::span(msg).first(small_message / 2),
