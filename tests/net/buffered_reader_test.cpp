@@ -178,6 +178,29 @@ TEST_P(BufferedReaderTest, RecvHandsOutBufferedBytesBeforeReadingTheStream) {
     run(body());
 }
 
+// A read that is cancelled (here by its deadline) mid-line loses nothing: the partial line stays
+// buffered and the next read completes it.
+TEST_P(BufferedReaderTest, CancelledReadKeepsThePartialLine) {
+    auto body = []() -> task<void> {
+        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0)).value();
+        auto [client, server] = co_await coil::when_all(coil::tcp_connect(listener.local_endpoint(), 5s),
+                                                        listener.accept());
+        coil::tcp_stream out = std::move(client).value();
+        coil::tcp_stream in = std::move(server).value();
+        coil::buffered_reader reader(in);
+        auto first = co_await out.send_all(std::as_bytes(std::span(std::string_view("par"))));
+        EXPECT_TRUE(first);
+        auto timed_out = co_await coil::with_timeout(reader.read_line(100), 50ms);
+        EXPECT_EQ(timed_out.error(), coil::errc::timed_out);
+        EXPECT_EQ(text_of(reader.buffered()), "par");
+        auto rest = co_await out.send_all(std::as_bytes(std::span(std::string_view("tial\n"))));
+        EXPECT_TRUE(rest);
+        auto line = co_await reader.read_line(100);
+        EXPECT_EQ(text_of(line), "partial");
+    };
+    run_paused(body());
+}
+
 // Over a real socket: many lines of many sizes, written in pieces, then end of stream mid-line.
 TEST_P(BufferedReaderTest, ReadsLinesOverTcpUntilEofMidLine) {
     auto body = []() -> task<void> {
