@@ -72,7 +72,19 @@ public:
     }
     /// Sends all of `buf` (several sends if the socket buffer is full). On error (broken_pipe,
     /// operation_canceled, ...) transferred() says how many bytes were sent before it.
+    /// Ordering: concurrent send_all calls on one stream never interleave: each goes out whole,
+    /// in the order the calls were made (a FIFO of waiting writers, used only under contention;
+    /// a lone writer pays one flag test). A call cancelled while it waits for its turn returns
+    /// operation_canceled with 0 bytes sent; closing the stream ends the waiting ones the same
+    /// way. Plain send() does not take a turn: mixing send() with a concurrent send_all on one
+    /// stream may interleave.
     task<transfer_result> send_all(std::span<const std::byte> buf) const;
+    /// Gathered: sends all the bytes of `bufs`, in order, with sendmsg(2) (io_uring:
+    /// IORING_OP_SENDMSG), as one message for the ordering above; like send_all of their
+    /// concatenation, without copying them together. transferred() counts across the buffers;
+    /// empty buffers are skipped, and a total of 0 bytes completes at once. The buffers (and the
+    /// span of them) must stay valid until the co_await finishes.
+    task<transfer_result> send_all(std::span<const std::span<const std::byte>> bufs) const;
     /// Receives exactly buf.size() bytes; errc::eof if the stream ends first. On error
     /// transferred() says how many bytes were received (into the start of `buf`) before it.
     task<transfer_result> recv_exact(std::span<std::byte> buf) const;

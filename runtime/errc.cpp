@@ -12,6 +12,7 @@ public:
         switch (static_cast<errc>(value)) {
             case errc::eof: return "end of stream";
             case errc::timed_out: return "deadline expired";
+            case errc::line_too_long: return "line too long: no delimiter within the size limit";
         }
         return "unknown coil error " + std::to_string(value);
     }

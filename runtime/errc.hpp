@@ -17,6 +17,9 @@ namespace coil {
 enum class errc {
     eof = 1,        ///< The peer closed its sending side (or the file ended): no more bytes will come.
     timed_out = 2,  ///< A coil deadline expired first (with_timeout & co.); == std::errc::timed_out.
+    /// A delimited read (buffered_reader::read_until / read_line) found no delimiter within its
+    /// `max` bytes. The bytes stay buffered; nothing was consumed.
+    line_too_long = 3,
 };
 
 /// The category of coil::errc; its name is "coil".

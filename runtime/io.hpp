@@ -129,6 +129,19 @@ inline send_awaitable send(int fd, std::span<const std::byte> buf, int flags = 0
     return send_awaitable(op);
 }
 
+/// Sends the buffers of `msg` (its msg_iov, in order; msg_name for an unconnected socket) in one
+/// sendmsg(2) (io_uring: IORING_OP_SENDMSG; MSG_NOSIGNAL always). May send fewer bytes than
+/// their total (the result says how many, counted across the buffers in order). A message whose
+/// buffers total 0 bytes completes at once with 0. Lifetime: `msg`, its iovec array and the
+/// buffers must stay valid until the co_await finishes (keep them in the awaiting frame).
+inline send_awaitable sendmsg(int fd, const msghdr& msg, int flags = 0) noexcept {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < msg.msg_iovlen; ++i) total += msg.msg_iov[i].iov_len;
+    auto op = detail::make_op(detail::op_code::sendmsg, fd, const_cast<msghdr*>(&msg), total);
+    op.flags = flags;
+    return send_awaitable(op);
+}
+
 /// Accepts a connection on a non-blocking listening socket. The new socket is non-blocking and
 /// close-on-exec. If `peer` is given, *peer_len must hold its size and receives the address size.
 /// If the awaiting task goes away after the kernel accepted, the new fd is closed, never leaked.

@@ -19,6 +19,7 @@
 
 #include "coil/runtime/detail/awaitable_traits.hpp"
 #include "coil/runtime/detail/loop_binding.hpp"
+#include "coil/runtime/detail/write_queue.hpp"
 #include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
@@ -35,6 +36,7 @@ struct fd_record : loop_binding {
     std::uint32_t in_flight = 0;
     bool orphaned = false;  // the handle is gone: close when in_flight reaches 0
     event_loop* loop = nullptr;
+    write_queue writes;  // whole-message writers take turns here (send_all)
 };
 
 void release_fd_record(fd_record* record) noexcept;  // closes and frees an orphan at zero
@@ -54,6 +56,8 @@ public:
     [[nodiscard]] int fd() const noexcept { return record_ ? record_->fd : -1; }
     /// The handle was closed (reset) while this counted: stop, the fd closes once we are done.
     [[nodiscard]] bool closing() const noexcept { return record_ == nullptr || record_->orphaned; }
+    /// The fd's writer FIFO (null for a closed handle); valid while this counts.
+    [[nodiscard]] write_queue* writes() const noexcept { return record_ ? &record_->writes : nullptr; }
 
     void start() noexcept {
         if (record_ == nullptr) return;  // a closed handle: the op runs on fd -1 and fails (EBADF)

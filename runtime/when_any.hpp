@@ -11,11 +11,17 @@
 // Cancellation: cancelling the caller cancels all children. A child with a token of its own
 // (set_cancel_token) runs under both when_any's scope and that token: cancelling its own token
 // cancels that child only (it then finishes, typically with operation_canceled, and may win).
+// Different value types: when_any(task<A>, task<B>, ...) with not all types the same yields a
+// std::variant<A, B, ...> (std::monostate for void) whose index() is the winner's position and
+// whose alternative holds its value (duplicate types are fine: the index tells them apart).
 
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
+#include <tuple>
 #include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "coil/runtime/cancel.hpp"
@@ -68,6 +74,20 @@ task<when_any_result<T>> when_any_of(std::vector<task<T>> tasks) {
     co_return when_any_result<T>{index, take_value(owned[index])};
 }
 
+// Runs one child of a mixed when_any and stores its value as alternative I of the result. Only
+// the first to store counts: the body stores and then finishes without suspending, so the first
+// to store is the first to finish, which is when_any's winner.
+template <class V, std::size_t I, class T>
+task<void> store_if_first(task<T> t, std::optional<V>& out) {
+    if constexpr (std::is_void_v<T>) {
+        co_await std::move(t);
+        if (!out) out.emplace(std::in_place_index<I>);
+    } else {
+        T value = co_await std::move(t);
+        if (!out) out.emplace(std::in_place_index<I>, std::move(value));
+    }
+}
+
 }  // namespace detail
 
 template <class T>
@@ -84,6 +104,21 @@ task<when_any_result<T>> when_any(task<T> first, task<Rest>... rest) {
     tasks.push_back(std::move(first));
     (tasks.push_back(std::move(rest)), ...);
     return detail::when_any_of(std::move(tasks));
+}
+
+/// Tasks of different value types: the winner's value as a std::variant (see the top).
+template <class... T>
+    requires(sizeof...(T) >= 2 && !(std::is_same_v<T, std::tuple_element_t<0, std::tuple<T...>>> && ...))
+task<std::variant<detail::value_or_monostate_t<T>...>> when_any(task<T>... tasks) {
+    using result_type = std::variant<detail::value_or_monostate_t<T>...>;
+    std::optional<result_type> out;
+    std::vector<task<void>> children;
+    children.reserve(sizeof...(T));
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (children.push_back(detail::store_if_first<result_type, I>(std::move(tasks), out)), ...);
+    }(std::index_sequence_for<T...>{});
+    co_await detail::when_any_of(std::move(children));  // rethrows the winner's exception
+    co_return std::move(*out);
 }
 
 }  // namespace coil

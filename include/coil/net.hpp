@@ -3,6 +3,7 @@
 // coil's own sources include the specific headers instead.
 
 #include "coil/runtime.hpp"
+#include "coil/net/buffered_reader.hpp"
 #include "coil/net/ip_endpoint.hpp"
 #include "coil/net/tcp_connect.hpp"
 #include "coil/net/tcp_listener.hpp"

@@ -21,11 +21,13 @@ constexpr std::size_t max_events = 512;
 // Socket ops whose results say whether the socket is drained; read/write also serve regular
 // files, which never signal readiness, so they always try the syscall.
 bool remembers_readiness(op_code code) noexcept {
-    return code == op_code::recv || code == op_code::send || code == op_code::accept;
+    return code == op_code::recv || code == op_code::send || code == op_code::sendmsg ||
+           code == op_code::accept;
 }
 
 bool waits_for_write(op_code code) noexcept {
-    return code == op_code::write || code == op_code::send || code == op_code::connect ||
+    return code == op_code::write || code == op_code::send || code == op_code::sendmsg ||
+           code == op_code::connect ||
            code == op_code::poll_writable;
 }
 

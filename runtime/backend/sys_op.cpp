@@ -52,6 +52,9 @@ int once(io_op& op) noexcept {
             return result_of(::recv(op.fd, op.data, op.len, op.flags | MSG_DONTWAIT));
         case op_code::send:
             return result_of(::send(op.fd, op.data, op.len, op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+        case op_code::sendmsg:
+            return result_of(::sendmsg(op.fd, static_cast<const msghdr*>(op.data),
+                                       op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
         case op_code::accept: return result_of(::accept4(op.fd, op.addr, op.addrlen, op.flags));
         case op_code::accept_multishot: return -EINVAL;  // io_uring only
         case op_code::connect: return connect_step(op);

@@ -34,7 +34,8 @@ std::uint64_t wake_read_sink = 0;
 
 constexpr std::array required_opcodes = {
     IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_RECV,     IORING_OP_SEND,
-    IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+    IORING_OP_SENDMSG, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD,
+    IORING_OP_ASYNC_CANCEL,
 };
 
 std::string flag_names(unsigned flags) {
@@ -207,6 +208,9 @@ void uring_backend::prep(io_uring_sqe& sqe, io_op& op) noexcept {
         case op_code::recv: io_uring_prep_recv(&sqe, op.fd, op.data, op.len, op.flags); break;
         case op_code::send:
             io_uring_prep_send(&sqe, op.fd, op.data, op.len, op.flags | MSG_NOSIGNAL);
+            break;
+        case op_code::sendmsg:  // IORING_OP_SENDMSG
+            io_uring_prep_sendmsg(&sqe, op.fd, static_cast<const msghdr*>(op.data), op.flags | MSG_NOSIGNAL);
             break;
         case op_code::accept:
             io_uring_prep_accept(&sqe, op.fd, op.addr, op.addrlen, op.flags);

@@ -21,6 +21,7 @@ enum class op_code : std::uint8_t {
     write,
     recv,
     send,
+    sendmsg,  // data: the msghdr (its iovecs and buffers stay valid until completion); len: total
     accept,
     accept_multishot,  // io_uring only: one submission, a completion per connection
     connect,
@@ -33,7 +34,7 @@ enum class op_code : std::uint8_t {
 // once with 0, without reaching a backend: see event_loop::start_io.
 inline bool transfers_data(op_code code) noexcept {
     return code == op_code::read || code == op_code::write || code == op_code::recv ||
-           code == op_code::send;
+           code == op_code::send || code == op_code::sendmsg;
 }
 
 struct io_op : ready_node {
@@ -46,7 +47,7 @@ struct io_op : ready_node {
     int res = 0;                    // >= 0: the syscall's result; < 0: -errno
 
     // Arguments; which ones count depends on `code`.
-    void* data = nullptr;                 // read/write/recv/send buffer
+    void* data = nullptr;                 // read/write/recv/send buffer; sendmsg: msghdr*
     std::uint32_t len = 0;
     int flags = 0;                        // recv/send msg flags, accept4 flags
     std::uint64_t offset = ~std::uint64_t{0};  // read/write: file offset, ~0 = current position

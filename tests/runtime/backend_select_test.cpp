@@ -109,8 +109,8 @@ independent_probe probe_io_uring_by_hand() {
         return result;
     }
     for (unsigned op : {IORING_OP_NOP, IORING_OP_READ, IORING_OP_WRITE, IORING_OP_RECV,
-                        IORING_OP_SEND, IORING_OP_ACCEPT, IORING_OP_CONNECT, IORING_OP_CLOSE,
-                        IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL}) {
+                        IORING_OP_SEND, IORING_OP_SENDMSG, IORING_OP_ACCEPT, IORING_OP_CONNECT,
+                        IORING_OP_CLOSE, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL}) {
         if (op > probe->last_op || (probe->ops[op].flags & IO_URING_OP_SUPPORTED) == 0) {
             result.why += " opcode " + std::to_string(op) + " missing";
         }
