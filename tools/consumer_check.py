@@ -79,7 +79,8 @@ def build_o3():
     meson_setup(build, SOURCE, "-Dbuildtype=release", "-Dwerror=true", "-Dtests=false",
                 "-Dbenchmarks=false", f"--prefix={PREFIX}")
     out = sh("ninja", "-C", build, "-j", JOBS, "runtime/libcoil_runtime.a", "net/libcoil_net.a",
-             "apps/echo_server")
+             "http/libcoil_http_parser.a", "http/libcoil_http.a", "apps/echo_server",
+             "apps/http_server")
     assert "warning:" not in out, out[-3000:]
     commands = (build / "compile_commands.json").read_text()
     assert "-O3" in commands and "-Werror" in commands, "not an -O3 -Werror build"
