@@ -21,6 +21,12 @@ namespace {
 using steady = std::chrono::steady_clock;
 using deadline_timer = ::coil::detail::deadline_timer;
 
+// The loop-clock deadline `d` from now, saturating (a huge timeout means never).
+template <class Rep, class Period>
+::coil::detail::clock::time_point deadline_after(event_loop& loop, std::chrono::duration<Rep, Period> d) {
+    return ::coil::detail::saturating_add(loop.now(), ::coil::detail::to_clock_duration(d));
+}
+
 std::span<const std::byte> as_bytes(std::string_view s) noexcept {
     return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
 }
@@ -177,7 +183,7 @@ task<result<void>> connection::fill_body() {
         if (!sent) co_return sent.error();
     }
     std::optional<deadline_timer> timer;
-    timer.emplace(loop_, srv_.options_.body_timeout, scope_);
+    timer.emplace(loop_, deadline_after(loop_, srv_.options_.body_timeout), scope_);
     auto n = co_await stream_.recv(std::as_writable_bytes(std::span(in_.get() + end_, cap_ - end_)));
     const bool expired = timer->expired();
     timer.reset();
@@ -226,7 +232,7 @@ task<result<void>> connection::flush() {
     std::size_t sent = 0;
     while (sent < out_.size()) {
         std::optional<deadline_timer> timer;
-        timer.emplace(loop_, srv_.options_.send_timeout, scope_);
+        timer.emplace(loop_, deadline_after(loop_, srv_.options_.send_timeout), scope_);
         auto n = co_await stream_.send(as_bytes(std::string_view(out_).substr(sent)));
         const bool expired = timer->expired();
         timer.reset();
@@ -374,7 +380,7 @@ task<result<void>> connection::send_file(int fd, std::uint64_t offset, std::uint
             co_return std::error_code(errno, std::system_category());
         }
         std::optional<deadline_timer> timer;
-        timer.emplace(loop_, srv_.options_.send_timeout, scope_);
+        timer.emplace(loop_, deadline_after(loop_, srv_.options_.send_timeout), scope_);
         auto writable = co_await coil::wait_writable(sock);
         const bool expired = timer->expired();
         timer.reset();
@@ -397,7 +403,7 @@ task<void> connection::linger() {
         const auto left = deadline - steady::now();
         if (left <= steady::duration::zero()) break;
         std::optional<deadline_timer> timer;
-        timer.emplace(loop_, left, scope_);
+        timer.emplace(loop_, deadline_after(loop_, left), scope_);
         auto n = co_await stream_.recv(std::as_writable_bytes(std::span(in_.get(), cap_)));
         timer.reset();
         if (!n) break;
@@ -430,7 +436,7 @@ task<void> connection::run() {
             close = true;
         } else {
             std::optional<deadline_timer> timer;
-            timer.emplace(loop_, limit, scope_);
+            timer.emplace(loop_, deadline_after(loop_, limit), scope_);
             auto n = co_await stream_.recv(std::as_writable_bytes(std::span(in_.get() + end_, cap_ - end_)));
             timer.reset();
             idle_ = false;
@@ -564,7 +570,7 @@ task<void> connection::run() {
         bool send_failed = false;
         while (sent < out_.size()) {
             std::optional<deadline_timer> timer;
-            timer.emplace(loop_, o.send_timeout, scope_);
+            timer.emplace(loop_, deadline_after(loop_, o.send_timeout), scope_);
             auto n = co_await stream_.send(as_bytes(std::string_view(out_).substr(sent)));
             timer.reset();
             if (!n) {

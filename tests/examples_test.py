@@ -115,6 +115,30 @@ def client_reply_deadline_expires():
     assert elapsed >= 0.2, elapsed  # not before the deadline
 
 
+def client_reports_a_server_that_closes_mid_reply():
+    # Regression: with_timeout hid recv_exact's eof inside its value, so the client printed a
+    # truncated reply and exited 0. A server that answers 2 bytes of 5 and closes.
+    import threading
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.settimeout(WAIT_S)
+
+        def answer_short():
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(WAIT_S)
+                conn.recv(16)
+                conn.sendall(b"he")
+
+        peer = threading.Thread(target=answer_short)
+        peer.start()
+        r = run(CLIENT, "--port", str(server.getsockname()[1]), "--message", "hello")
+        peer.join(WAIT_S)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert "reply: end of stream" in r.stderr, r.stderr
+
+
 def ticker_stops_after_count():
     r = run(TICKER, "--interval", "10", "--count", "3")
     assert r.returncode == 0, (r.returncode, r.stderr)
@@ -141,6 +165,8 @@ def main() -> int:
     tap.check("echo --verbose logs the backend choice", verbose_reports_the_backend)
     tap.check("tcp_client reports a refused connection (exit 1)", client_reports_a_refused_connection)
     tap.check("tcp_client's reply deadline expires as timed_out (exit 1)", client_reply_deadline_expires)
+    tap.check("tcp_client reports a server that closes mid-reply (exit 1)",
+              client_reports_a_server_that_closes_mid_reply)
     tap.check("ticker stops after --count ticks", ticker_stops_after_count)
     tap.check("ticker stops gracefully on SIGINT", ticker_stops_gracefully_on_sigint)
     return tap.finish()
