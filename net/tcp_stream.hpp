@@ -17,7 +17,8 @@
 // Cancellation: every operation honours the awaiting task's cancel token. Closing the stream
 // (close() or destruction) while another task's recv/send/send_all/recv_exact is pending ends
 // that operation with operation_canceled, on both backends (send_all and recv_exact still say
-// how much went through); an operation started after close() gets bad_file_descriptor.
+// how much went through); an operation started after close() gets bad_file_descriptor, also one
+// made before it and awaited after (a recv handed to with_timeout or when_all, for instance).
 // Threading: use a stream on the loop thread that created it.
 
 #include <cstddef>
