@@ -5,7 +5,9 @@
 // Laziness: the body starts only when the task is awaited (or handed to run/spawn/a group).
 // Lifetime: the task object owns the frame. Destroying a task that never ran destroys its frame
 // and arguments; destroying one that is suspended in I/O first cancels and drains that I/O (see
-// docs/lifetimes.md), so the kernel never writes into a freed frame.
+// docs/lifetimes.md), so the kernel never writes into a freed frame. A task started by co_await
+// lives no longer than the await: if the awaiting task is destroyed mid-await, the awaited one is
+// destroyed too, also when it is an lvalue owned elsewhere (that task object is then empty).
 // Cancellation: awaiting a task hands the awaiting task's cancel token down to it. A task given a
 // token of its own (set_cancel_token) runs under both that token and the one of whoever starts it
 // (the awaiter, or the combinator or spawner it was handed to): it is cancelled when either is.
@@ -198,7 +200,17 @@ public:
 
     class awaiter {
     public:
-        explicit awaiter(handle_type h) noexcept : handle_(h) {}
+        explicit awaiter(task& owner) noexcept : owner_(&owner), handle_(owner.handle_) {}
+        awaiter(const awaiter&) = delete;
+        awaiter& operator=(const awaiter&) = delete;
+        // The awaiting frame is destroyed while the task it started is still suspended: that
+        // task must not outlive it (it would resume the freed frame, and its operations hang in
+        // the freed frame's cancel scope), so it is destroyed here, its I/O drained, and the task
+        // object that held it (maybe outside the frame: an lvalue, or std::move of one) is left
+        // empty. A temporary task would be destroyed right after anyway.
+        ~awaiter() {
+            if (suspended_ && handle_ && !handle_.done() && owner_->handle_ == handle_) owner_->reset();
+        }
         bool await_ready() const {
             if (!handle_) throw std::logic_error("coil::task: co_await on an empty (moved-from) task");
             return handle_.done();
@@ -211,16 +223,22 @@ public:
             handle_.resume();                     // runs until its first suspension or its end
             if (handle_.done()) return false;     // finished synchronously: don't suspend
             child.mark_awaiter_suspended();       // it will resume us from its final suspend
+            suspended_ = true;
             return true;
         }
-        T await_resume() { return handle_.promise().take_result(); }
+        T await_resume() {
+            suspended_ = false;
+            return handle_.promise().take_result();
+        }
 
     private:
+        task* owner_;
         handle_type handle_;
+        bool suspended_ = false;
     };
 
-    awaiter operator co_await() && noexcept { return awaiter(handle_); }
-    awaiter operator co_await() & noexcept { return awaiter(handle_); }
+    awaiter operator co_await() && noexcept { return awaiter(*this); }
+    awaiter operator co_await() & noexcept { return awaiter(*this); }
 
     /// The value after the task finished; rethrows its exception. For drivers (run, groups).
     T take_result() {
