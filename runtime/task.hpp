@@ -37,6 +37,13 @@ class task;
 
 namespace detail {
 
+/// Where a suspended task::awaiter keeps the address of the task object that holds the frame it
+/// started (null once that object let go of the frame); the frame's promise points at it, so that
+/// moving or destroying the task object keeps it true. See task::awaiter.
+struct await_link {
+    void* owner = nullptr;
+};
+
 /// Every coil promise carries the cancel token of the scope it runs in.
 struct cancel_carrier {
     cancel_state* cancel = nullptr;
@@ -82,6 +89,9 @@ public:
     /// continuation is only used once mark_awaiter_suspended() said the awaiter did suspend.
     void set_pending_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
     void mark_awaiter_suspended() noexcept { awaiter_suspended_ = true; }
+
+    /// The suspended task::awaiter that started this frame, if any (see await_link).
+    await_link* awaiter_link = nullptr;
 
     /// The task's own token (set_cancel_token); null: none. Before the task starts only.
     /// Allocates the combined scope the task may need later, so that starting never allocates.
@@ -165,11 +175,12 @@ public:
 
     task() noexcept = default;
     explicit task(handle_type h) noexcept : handle_(h) {}
-    task(task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+    task(task&& other) noexcept : handle_(std::exchange(other.handle_, {})) { relink(); }
     task& operator=(task&& other) noexcept {
         if (this != &other) {
             reset();
             handle_ = std::exchange(other.handle_, {});
+            relink();
         }
         return *this;
     }
@@ -200,16 +211,19 @@ public:
 
     class awaiter {
     public:
-        explicit awaiter(task& owner) noexcept : owner_(&owner), handle_(owner.handle_) {}
+        explicit awaiter(task& owner) noexcept : handle_(owner.handle_) { link_.owner = &owner; }
         awaiter(const awaiter&) = delete;
         awaiter& operator=(const awaiter&) = delete;
         // The awaiting frame is destroyed while the task it started is still suspended: that
         // task must not outlive it (it would resume the freed frame, and its operations hang in
         // the freed frame's cancel scope), so it is destroyed here, its I/O drained, and the task
-        // object that held it (maybe outside the frame: an lvalue, or std::move of one) is left
-        // empty. A temporary task would be destroyed right after anyway.
+        // object that holds it (maybe outside the frame: an lvalue, or std::move of one) is left
+        // empty. A temporary task would be destroyed right after anyway. If that object already
+        // let go of the frame (destroyed first), there is nothing left to do.
         ~awaiter() {
-            if (suspended_ && handle_ && !handle_.done() && owner_->handle_ == handle_) owner_->reset();
+            if (!suspended_ || link_.owner == nullptr) return;
+            handle_.promise().awaiter_link = nullptr;
+            if (!handle_.done()) static_cast<task*>(link_.owner)->reset();
         }
         bool await_ready() const {
             if (!handle_) throw std::logic_error("coil::task: co_await on an empty (moved-from) task");
@@ -224,16 +238,20 @@ public:
             if (handle_.done()) return false;     // finished synchronously: don't suspend
             child.mark_awaiter_suspended();       // it will resume us from its final suspend
             suspended_ = true;
+            child.awaiter_link = &link_;
             return true;
         }
         T await_resume() {
-            suspended_ = false;
+            if (suspended_) {
+                suspended_ = false;
+                handle_.promise().awaiter_link = nullptr;
+            }
             return handle_.promise().take_result();
         }
 
     private:
-        task* owner_;
         handle_type handle_;
+        detail::await_link link_;
         bool suspended_ = false;
     };
 
@@ -249,7 +267,16 @@ public:
 
 private:
     void reset() noexcept {
-        if (handle_) std::exchange(handle_, {}).destroy();
+        if (!handle_) return;
+        const handle_type h = std::exchange(handle_, {});
+        if (detail::await_link* link = h.promise().awaiter_link) link->owner = nullptr;
+        h.destroy();
+    }
+    // A suspended awaiter of this frame follows the object that holds it.
+    void relink() noexcept {
+        if (handle_) {
+            if (detail::await_link* link = handle_.promise().awaiter_link) link->owner = this;
+        }
     }
 
     handle_type handle_;

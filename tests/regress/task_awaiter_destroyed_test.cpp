@@ -5,10 +5,12 @@
 // frame's cancel scope; a task owned outside a loop even stayed suspended on that loop after it was
 // destroyed. Destroying a task at any suspension point must be safe (task.hpp): now a task started
 // by an await is destroyed with the awaiter that started it (its I/O drained), as a temporary one
-// always was, and the object that held it is left empty.
+// always was, and the object that held it is left empty (the awaiter follows that object when
+// it is moved, and lets go of it when it is destroyed first).
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include "coil/runtime.hpp"
@@ -81,6 +83,44 @@ TEST_P(TaskAwaiterDestroyedTest, ATaskOwnedOutsideALoopIsNotLeftSuspendedOnTheDe
     EXPECT_FALSE(child->valid());
     child.reset();  // destroying it afterwards touches no loop
     EXPECT_EQ(finished, 0);
+}
+
+TEST_P(TaskAwaiterDestroyedTest, TheAwaiterFollowsTheTaskObjectWhenItIsMoved) {
+    auto body = []() -> task<void> {
+        int finished = 0;
+        int got = 0;
+        task<int> first = slow_value(finished);
+        task<int> second;
+        {
+            coil::task_group group;
+            group.spawn(await_lvalue(first, got));
+            co_await coil::sleep_for(1ms);
+            second = std::move(first);  // the frame changes hands while it is awaited
+        }
+        EXPECT_FALSE(first.valid());
+        EXPECT_FALSE(second.valid()) << "the frame's new holder was not told";
+        co_await coil::sleep_for(40ms);
+        EXPECT_EQ(finished, 0);
+    };
+    run_paused(body());
+}
+
+TEST_P(TaskAwaiterDestroyedTest, ATaskObjectDestroyedBeforeItsSuspendedAwaiterIsNotTouchedAgain) {
+    // The other order: the object holding the awaited task goes first (its frame with it), then
+    // the awaiter's frame; the awaiter must not reach into the freed object.
+    auto body = []() -> task<void> {
+        int finished = 0;
+        int got = 0;
+        coil::task_group awaiters;
+        auto holder = std::make_unique<task<int>>(slow_value(finished));
+        awaiters.spawn(await_lvalue(*holder, got));
+        co_await coil::sleep_for(1ms);
+        holder.reset();  // destroys the awaited frame under its suspended awaiter
+        co_await coil::sleep_for(40ms);
+        EXPECT_EQ(awaiters.running(), 1u);  // never resumed: what it awaited is gone
+        EXPECT_EQ(finished, 0);
+    };  // `awaiters` destroys the awaiter now
+    run_paused(body());
 }
 
 TEST_P(TaskAwaiterDestroyedTest, AnAwaitThatFinishedLeavesTheLvalueTaskWithItsResult) {
