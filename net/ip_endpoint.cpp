@@ -74,6 +74,9 @@ ip_endpoint ip_endpoint::any_v6(std::uint16_t port) noexcept {
 }
 
 result<ip_endpoint> ip_endpoint::from_address(std::string_view address, std::uint16_t port) {
+    // inet_pton(3) and if_nametoindex(3) take C strings and stop at the first NUL: text with one
+    // inside would be judged by its prefix alone ("127.0.0.1\0junk"). Judge the whole text.
+    if (address.find('\0') != std::string_view::npos) return std::errc::invalid_argument;
     std::optional<std::string_view> zone;
     if (const auto percent = address.find('%'); percent != std::string_view::npos) {
         zone = address.substr(percent + 1);

@@ -42,6 +42,7 @@ public:
 
     /// "a.b.c.d:port", "[v6]:port" or "[v6%zone]:port"; port 0..65535 in decimal. Result: the
     /// endpoint, or std::errc::invalid_argument (std::errc::no_such_device: unknown zone name).
+    /// The whole text counts: one with a NUL byte anywhere is invalid_argument.
     static result<ip_endpoint> parse(std::string_view text);
     /// An address literal (no port, no brackets; a v6 one may have a zone) and a port:
     /// "::1", 8080 or "fe80::1%eth0", 8080. Errors as for parse().

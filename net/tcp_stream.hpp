@@ -17,7 +17,8 @@
 // Cancellation: every operation honours the awaiting task's cancel token. Closing the stream
 // (close() or destruction) while another task's recv/send/send_all/recv_exact is pending ends
 // that operation with operation_canceled, on both backends (send_all and recv_exact still say
-// how much went through); an operation started after close() gets bad_file_descriptor.
+// how much went through); an operation started after close() gets bad_file_descriptor, also one
+// made before it and awaited after (a recv handed to with_timeout or when_all, for instance).
 // Threading: use a stream on the loop thread that created it.
 
 #include <cstddef>
@@ -29,31 +30,12 @@
 #include "coil/runtime/io_handle.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/task.hpp"
+#include "coil/runtime/transfer_result.hpp"
 #include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
 
 enum class shutdown_how { read = 0, write = 1, both = 2 };
-
-/// What send_all / recv_exact did: the bytes that went through, and the error that stopped the
-/// transfer (none on success, when transferred() is the whole buffer). Tests like a result:
-/// `if (!r) ... r.error()`. On error the first transferred() bytes of the buffer were sent
-/// (received), the rest were not.
-class transfer_result {
-public:
-    transfer_result() noexcept = default;
-    transfer_result(std::size_t transferred, std::error_code error) noexcept
-        : transferred_(transferred), error_(error) {}
-
-    [[nodiscard]] bool has_value() const noexcept { return !error_; }
-    explicit operator bool() const noexcept { return has_value(); }
-    [[nodiscard]] std::error_code error() const noexcept { return error_; }
-    [[nodiscard]] std::size_t transferred() const noexcept { return transferred_; }
-
-private:
-    std::size_t transferred_ = 0;
-    std::error_code error_;
-};
 
 class tcp_stream {
 public:

@@ -1,15 +1,21 @@
 #include "coil/runtime/io_handle.hpp"
 
+#include <utility>
+
 #include "coil/runtime/event_loop.hpp"
 
 namespace coil {
 
 namespace detail {
 
-void release_fd_record(fd_record* record) noexcept {
-    if (record->loop) record->loop->unbind(*record);
-    unique_fd closing(record->fd);  // tells the thread's loop (if any), then closes
-    delete record;
+void settle_fd_record(fd_record* record) noexcept {
+    if (record->in_flight != 0) return;
+    if (record->fd >= 0) {
+        if (record->loop) record->loop->unbind(*record);
+        record->loop = nullptr;
+        unique_fd closing(std::exchange(record->fd, -1));  // tells the thread's loop, then closes
+    }
+    if (record->refs == 0) delete record;
 }
 
 namespace {
@@ -38,12 +44,13 @@ io_handle::io_handle(unique_fd fd) {
 void io_handle::reset() noexcept {
     detail::fd_record* record = std::exchange(record_, nullptr);
     if (record == nullptr) return;
+    record->orphaned = true;
     if (record->in_flight == 0) {
-        detail::release_fd_record(record);
+        // Closes now; the record stays while awaitables made from this handle still refer to it.
+        detail::settle_fd_record(record);
         return;
     }
     // Others still use the fd: ask their ops to stop, and let the last one close it.
-    record->orphaned = true;
     // A handle that outlived its loop and is used on a later one: cancel through that one.
     event_loop* loop = record->loop ? record->loop : event_loop::current();
     if (loop) loop->cancel_fd_ops(record->fd);

@@ -8,6 +8,10 @@
 // Lifetime: destroying the handle while operations are in flight (in other tasks) cancels them
 // (io_uring: ASYNC_CANCEL by fd; epoll: the waiting ops complete with operation_canceled) and
 // closes the fd when the last one completes. With nothing in flight it closes at once.
+// An operation started after the handle was closed completes with bad_file_descriptor without
+// touching the fd, also one made by track() before the close and awaited after it (e.g. handed
+// to with_timeout or when_all first): the fd number it was made with may belong to another file
+// by then.
 // Closing through the handle is the only way: an owned fd must never be ::close()d behind its
 // back (the backend keeps per-fd state for it, see runtime/io.hpp).
 // Threading: loop thread only; the handle belongs to the loop that is current when it is made.
@@ -15,6 +19,8 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "coil/runtime/detail/awaitable_traits.hpp"
@@ -30,27 +36,41 @@ namespace detail {
 
 // Bound to its loop (loop_binding): when the loop is destroyed first, `loop` becomes null and
 // the record (its fd still open) is closed later without a loop.
+// Two counts keep it: `in_flight` (operations started and not finished: the fd stays open for
+// them) and `refs` (op_counters alive, i.e. operations made through the handle, started or not).
+// An awaitable made before close() and awaited after it must find the record to learn that the
+// handle is gone, so the record is freed only when the handle is gone and both counts are 0; the
+// fd itself closes as soon as the handle is gone and nothing is in flight.
 struct fd_record : loop_binding {
     fd_record(int f, event_loop* l) noexcept : fd(f), loop(l) {}
-    int fd = -1;
+    int fd = -1;                 // -1 once closed
     std::uint32_t in_flight = 0;
-    bool orphaned = false;  // the handle is gone: close when in_flight reaches 0
+    std::uint32_t refs = 0;
+    bool orphaned = false;  // the handle is gone: close at in_flight 0, free at refs 0 too
     event_loop* loop = nullptr;
     write_queue writes;  // whole-message writers take turns here (send_all)
 };
 
-void release_fd_record(fd_record* record) noexcept;  // closes and frees an orphan at zero
+// For an orphaned record: closes the fd once nothing is in flight, frees the record once nothing
+// refers to it either.
+void settle_fd_record(fd_record* record) noexcept;
 
 // Counts one operation as in flight from its start until its awaiter is resumed or destroyed.
 class op_counter {
 public:
-    explicit op_counter(fd_record* record) noexcept : record_(record) {}
+    explicit op_counter(fd_record* record) noexcept : record_(record) { add_ref(); }
     // A copy does not count (awaiters are copied only before they start); a move takes the count.
-    op_counter(const op_counter& other) noexcept : record_(other.record_) {}
+    op_counter(const op_counter& other) noexcept : record_(other.record_) { add_ref(); }
     op_counter(op_counter&& other) noexcept
-        : record_(other.record_), counting_(std::exchange(other.counting_, false)) {}
+        : record_(std::exchange(other.record_, nullptr)),
+          counting_(std::exchange(other.counting_, false)) {}
     op_counter& operator=(const op_counter&) = delete;
-    ~op_counter() { stop(); }
+    ~op_counter() {
+        stop();
+        if (record_ == nullptr) return;
+        --record_->refs;
+        if (record_->orphaned) settle_fd_record(record_);
+    }
 
     /// The fd (-1 for a closed handle); valid while this counts, even after the handle let go.
     [[nodiscard]] int fd() const noexcept { return record_ ? record_->fd : -1; }
@@ -58,6 +78,9 @@ public:
     [[nodiscard]] bool closing() const noexcept { return record_ == nullptr || record_->orphaned; }
     /// The fd's writer FIFO (null for a closed handle); valid while this counts.
     [[nodiscard]] write_queue* writes() const noexcept { return record_ ? &record_->writes : nullptr; }
+    /// The handle this was made from has been closed since (an op made before close() and
+    /// started after it): the op must not start, the fd is closed or closing.
+    [[nodiscard]] bool closed_since_made() const noexcept { return record_ != nullptr && record_->orphaned; }
 
     void start() noexcept {
         if (record_ == nullptr) return;  // a closed handle: the op runs on fd -1 and fails (EBADF)
@@ -68,10 +91,14 @@ public:
         if (!counting_) return;
         counting_ = false;
         --record_->in_flight;
-        if (record_->orphaned && record_->in_flight == 0) release_fd_record(record_);
+        if (record_->orphaned) settle_fd_record(record_);
     }
 
 private:
+    void add_ref() noexcept {
+        if (record_) ++record_->refs;
+    }
+
     fd_record* record_;
     bool counting_ = false;
 };
@@ -88,12 +115,22 @@ public:
     bool await_ready() noexcept { return inner_.await_ready(); }
     template <class P>
     bool await_suspend(std::coroutine_handle<P> awaiting) {
+        if (counter_.closed_since_made()) {
+            // Made before the handle was closed, awaited after: the fd number it holds is
+            // closed (maybe reused by another file) or being closed. Don't touch it.
+            refused_ = true;
+            return false;
+        }
         counter_.start();
         const bool suspended = inner_.await_suspend(awaiting);
         if (!suspended) counter_.stop();
         return suspended;
     }
     decltype(auto) await_resume() {
+        if (refused_) {
+            using result_type = std::remove_cvref_t<decltype(inner_.await_resume())>;
+            return result_type(std::make_error_code(std::errc::bad_file_descriptor));
+        }
         counter_.stop();
         return inner_.await_resume();
     }
@@ -102,6 +139,7 @@ private:
     // Declared first, destroyed last: the inner awaiter drains its op before the count drops.
     detail::op_counter counter_;
     Awaitable inner_;
+    bool refused_ = false;
 };
 
 class io_handle {

@@ -64,9 +64,9 @@ signal_set::signal_set(std::initializer_list<int> signals) {
             throw std::system_error(EINVAL, std::system_category(), "coil::signal_set: signal number");
         }
     }
+    sigset_t previous;
     {
         std::lock_guard lock(registry.mutex);
-        sigset_t previous;
         if (const int err = pthread_sigmask(SIG_BLOCK, &signals_, &previous); err != 0) {
             throw std::system_error(err, std::system_category(), "coil::signal_set: pthread_sigmask");
         }
@@ -78,15 +78,28 @@ signal_set::signal_set(std::initializer_list<int> signals) {
     const int fd = ::signalfd(-1, &signals_, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) {
         const int err = errno;
-        release(signals_);
+        undo_construction(previous);
         throw std::system_error(err, std::system_category(), "coil::signal_set: signalfd");
     }
     try {
         fd_ = io_handle(unique_fd(fd));  // throws without a loop on this thread
     } catch (...) {
-        release(signals_);
+        undo_construction(previous);
         throw;
     }
+}
+
+void signal_set::undo_construction(const sigset_t& previous) noexcept {
+    release(signals_);
+    // release() unblocks a signal only with its last claim; a set for it on another thread keeps
+    // it blocked in the process registry, but THIS thread's mask must be as it was (the header's
+    // promise): unblock here what was not blocked before.
+    sigset_t restore;
+    sigemptyset(&restore);
+    for (int s = 1; s < NSIG; ++s) {
+        if (sigismember(&signals_, s) == 1 && sigismember(&previous, s) != 1) sigaddset(&restore, s);
+    }
+    pthread_sigmask(SIG_UNBLOCK, &restore, nullptr);
 }
 
 signal_set::~signal_set() {

@@ -45,6 +45,8 @@ public:
     task<result<int>> wait();
 
 private:
+    void undo_construction(const sigset_t& previous) noexcept;
+
     sigset_t signals_{};  // the signals of this set (each counted once in the process registry)
     io_handle fd_;
 };

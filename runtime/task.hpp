@@ -5,7 +5,9 @@
 // Laziness: the body starts only when the task is awaited (or handed to run/spawn/a group).
 // Lifetime: the task object owns the frame. Destroying a task that never ran destroys its frame
 // and arguments; destroying one that is suspended in I/O first cancels and drains that I/O (see
-// docs/lifetimes.md), so the kernel never writes into a freed frame.
+// docs/lifetimes.md), so the kernel never writes into a freed frame. A task started by co_await
+// lives no longer than the await: if the awaiting task is destroyed mid-await, the awaited one is
+// destroyed too, also when it is an lvalue owned elsewhere (that task object is then empty).
 // Cancellation: awaiting a task hands the awaiting task's cancel token down to it. A task given a
 // token of its own (set_cancel_token) runs under both that token and the one of whoever starts it
 // (the awaiter, or the combinator or spawner it was handed to): it is cancelled when either is.
@@ -34,6 +36,13 @@ template <class T = void>
 class task;
 
 namespace detail {
+
+/// Where a suspended task::awaiter keeps the address of the task object that holds the frame it
+/// started (null once that object let go of the frame); the frame's promise points at it, so that
+/// moving or destroying the task object keeps it true. See task::awaiter.
+struct await_link {
+    void* owner = nullptr;
+};
 
 /// Every coil promise carries the cancel token of the scope it runs in.
 struct cancel_carrier {
@@ -80,6 +89,9 @@ public:
     /// continuation is only used once mark_awaiter_suspended() said the awaiter did suspend.
     void set_pending_continuation(std::coroutine_handle<> c) noexcept { continuation_ = c; }
     void mark_awaiter_suspended() noexcept { awaiter_suspended_ = true; }
+
+    /// The suspended task::awaiter that started this frame, if any (see await_link).
+    await_link* awaiter_link = nullptr;
 
     /// The task's own token (set_cancel_token); null: none. Before the task starts only.
     /// Allocates the combined scope the task may need later, so that starting never allocates.
@@ -163,11 +175,12 @@ public:
 
     task() noexcept = default;
     explicit task(handle_type h) noexcept : handle_(h) {}
-    task(task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+    task(task&& other) noexcept : handle_(std::exchange(other.handle_, {})) { relink(); }
     task& operator=(task&& other) noexcept {
         if (this != &other) {
             reset();
             handle_ = std::exchange(other.handle_, {});
+            relink();
         }
         return *this;
     }
@@ -198,7 +211,20 @@ public:
 
     class awaiter {
     public:
-        explicit awaiter(handle_type h) noexcept : handle_(h) {}
+        explicit awaiter(task& owner) noexcept : handle_(owner.handle_) { link_.owner = &owner; }
+        awaiter(const awaiter&) = delete;
+        awaiter& operator=(const awaiter&) = delete;
+        // The awaiting frame is destroyed while the task it started is still suspended: that
+        // task must not outlive it (it would resume the freed frame, and its operations hang in
+        // the freed frame's cancel scope), so it is destroyed here, its I/O drained, and the task
+        // object that holds it (maybe outside the frame: an lvalue, or std::move of one) is left
+        // empty. A temporary task would be destroyed right after anyway. If that object already
+        // let go of the frame (destroyed first), there is nothing left to do.
+        ~awaiter() {
+            if (!suspended_ || link_.owner == nullptr) return;
+            handle_.promise().awaiter_link = nullptr;
+            if (!handle_.done()) static_cast<task*>(link_.owner)->reset();
+        }
         bool await_ready() const {
             if (!handle_) throw std::logic_error("coil::task: co_await on an empty (moved-from) task");
             return handle_.done();
@@ -211,16 +237,26 @@ public:
             handle_.resume();                     // runs until its first suspension or its end
             if (handle_.done()) return false;     // finished synchronously: don't suspend
             child.mark_awaiter_suspended();       // it will resume us from its final suspend
+            suspended_ = true;
+            child.awaiter_link = &link_;
             return true;
         }
-        T await_resume() { return handle_.promise().take_result(); }
+        T await_resume() {
+            if (suspended_) {
+                suspended_ = false;
+                handle_.promise().awaiter_link = nullptr;
+            }
+            return handle_.promise().take_result();
+        }
 
     private:
         handle_type handle_;
+        detail::await_link link_;
+        bool suspended_ = false;
     };
 
-    awaiter operator co_await() && noexcept { return awaiter(handle_); }
-    awaiter operator co_await() & noexcept { return awaiter(handle_); }
+    awaiter operator co_await() && noexcept { return awaiter(*this); }
+    awaiter operator co_await() & noexcept { return awaiter(*this); }
 
     /// The value after the task finished; rethrows its exception. For drivers (run, groups).
     T take_result() {
@@ -231,7 +267,16 @@ public:
 
 private:
     void reset() noexcept {
-        if (handle_) std::exchange(handle_, {}).destroy();
+        if (!handle_) return;
+        const handle_type h = std::exchange(handle_, {});
+        if (detail::await_link* link = h.promise().awaiter_link) link->owner = nullptr;
+        h.destroy();
+    }
+    // A suspended awaiter of this frame follows the object that holds it.
+    void relink() noexcept {
+        if (handle_) {
+            if (detail::await_link* link = handle_.promise().awaiter_link) link->owner = this;
+        }
     }
 
     handle_type handle_;

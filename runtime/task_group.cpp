@@ -13,6 +13,12 @@ task_group::task_group(cancel_token parent) noexcept : scope_(parent) {
 }
 
 task_group::~task_group() {
+    // A join() still suspended on us (its task outlives the group): it must not reach us later,
+    // through its cancel link or its destructor.
+    if (joiner_ != nullptr) {
+        detail::cancel_state::unlink(joiner_->joiner_cancelled_);
+        joiner_->group_ = nullptr;
+    }
     // Running children are destroyed here; their runners never report back.
     children_.clear();
 }

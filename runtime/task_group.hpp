@@ -13,7 +13,10 @@
 // it awaits; cancel() cancels them all. A child with a token of its own (set_cancel_token) runs
 // under both the group's scope and that token: cancelling its own token ends that child only.
 // Lifetime: prefer to join. Destroying a group with children still running destroys them (each
-// child's in-flight I/O is cancelled and drained first); their exceptions are then lost.
+// child's in-flight I/O is cancelled and drained first); their exceptions are then lost. A task
+// destroyed while it waits in join() is forgotten by the group (never resumed); a task left
+// waiting in join() on a group that is destroyed is never resumed either, and may be destroyed
+// safely afterwards. One join() at a time.
 // Threading: loop thread only.
 
 #include <coroutine>
@@ -46,37 +49,48 @@ public:
 
     class [[nodiscard]] join_awaiter {
     public:
-        explicit join_awaiter(task_group& group) noexcept : group_(group) {}
+        explicit join_awaiter(task_group& group) noexcept : group_(&group) {}
         join_awaiter(const join_awaiter& other) noexcept : group_(other.group_) {}
         join_awaiter& operator=(const join_awaiter&) = delete;
-        ~join_awaiter() { detail::cancel_state::unlink(joiner_cancelled_); }
+        // Destroyed while suspended (the joining task went away mid-join): the group must not
+        // resume the dead frame, nor reach this awaiter later.
+        ~join_awaiter() { leave(); }
 
-        bool await_ready() const noexcept { return group_.state_.remaining == 0; }
+        bool await_ready() const noexcept { return group_->state_.remaining == 0; }
         template <class P>
         void await_suspend(std::coroutine_handle<P> awaiting) noexcept {
             // While joining, cancelling the joiner cancels the children. The group's own scope
             // keeps the parent it was built with; this link lives only as long as the join.
             joiner_cancelled_.on_cancel = &cancel_group;
-            joiner_cancelled_.group = &group_;
-            group_.state_.waiter = awaiting;
+            joiner_cancelled_.group = group_;
+            group_->state_.waiter = awaiting;
+            group_->joiner_ = this;
             if (detail::cancel_state* joiner = detail::cancel_state_of(awaiting)) {
                 joiner->attach(joiner_cancelled_);
             }
         }
         void await_resume() {
-            detail::cancel_state::unlink(joiner_cancelled_);
-            group_.rethrow_first_failure();
+            leave();
+            group_->rethrow_first_failure();
         }
 
     private:
+        friend class task_group;
         struct group_link : detail::cancel_link {
             task_group* group = nullptr;
         };
         static void cancel_group(detail::cancel_link& link) noexcept {
             static_cast<group_link&>(link).group->cancel();
         }
+        void leave() noexcept {
+            detail::cancel_state::unlink(joiner_cancelled_);
+            if (group_ != nullptr && group_->joiner_ == this) {
+                group_->joiner_ = nullptr;
+                group_->state_.waiter = {};  // (already taken if the last child resumed us)
+            }
+        }
 
-        task_group& group_;
+        task_group* group_;  // null once the group is destroyed under a suspended join
         group_link joiner_cancelled_;
     };
 
@@ -100,6 +114,7 @@ private:
     cancel_source scope_;
     std::list<child> children_;
     std::exception_ptr first_failure_;
+    join_awaiter* joiner_ = nullptr;  // the join() suspended on this group, if any
 };
 
 }  // namespace coil

@@ -9,8 +9,11 @@
 // operation_canceled caused by the deadline becomes coil::errc::timed_out ("deadline expired";
 // it compares equal to std::errc::timed_out, see errc.hpp). If the operation completed anyway (it
 // won the race with the cancel), its real result is returned: nothing it produced is lost. For an
-// awaitable yielding a plain T (or void): result<T> holding the value, or coil::errc::timed_out if
-// the deadline passed before it finished (the value is then dropped).
+// awaitable that yields a coil::transfer_result (tcp_stream::send_all, recv_exact): that
+// transfer_result, with its count of bytes that went through; an operation_canceled caused by the
+// deadline becomes coil::errc::timed_out, and a transfer that completed anyway is a success. For
+// an awaitable yielding any other plain T (or void): result<T> holding the value, or
+// coil::errc::timed_out if the deadline passed before it finished (the value is then dropped).
 // Time: on the loop's clock (event_loop::now(), manual under loop_options::paused_clock);
 // with_timeout measures its limit from when it is awaited, rounded up to whole nanoseconds. Any
 // duration (any rep and period) or time point is valid: one later than the clock can represent
@@ -37,6 +40,7 @@
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/task.hpp"
+#include "coil/runtime/transfer_result.hpp"
 
 namespace coil {
 
@@ -88,6 +92,10 @@ template <class T>
 struct timeout_result<result<T>> {
     using type = result<T>;
 };
+template <>
+struct timeout_result<transfer_result> {
+    using type = transfer_result;  // its count must survive the deadline
+};
 
 }  // namespace detail
 
@@ -116,6 +124,14 @@ task<with_timeout_result_t<Awaitable>> run_with_deadline(Awaitable awaitable, de
         if (!outcome && outcome.error() == std::errc::operation_canceled && timer.expired() &&
             !parent.cancel_requested()) {
             co_return errc::timed_out;
+        }
+        co_return outcome;
+    } else if constexpr (std::is_same_v<R, transfer_result>) {
+        // Like result<T>, and the count of bytes that went through is kept either way.
+        R outcome = co_await std::move(inner);
+        if (!outcome && outcome.error() == std::errc::operation_canceled && timer.expired() &&
+            !parent.cancel_requested()) {
+            co_return transfer_result(outcome.transferred(), make_error_code(errc::timed_out));
         }
         co_return outcome;
     } else {

@@ -197,7 +197,7 @@ TEST_P(EchoServerTest, StopsWithExitZeroOnSigintClosingConnections) {
         std::array<std::byte, 1> one{std::byte{7}};
         auto sent = co_await s->send_all(one);
         auto echoed = co_await coil::with_timeout(s->recv_exact(one), 5s);
-        if (!sent || !echoed || !*echoed) co_return false;
+        if (!sent || !echoed) co_return false;
         ::kill(server_->pid(), SIGINT);
         std::array<std::byte, 1> buf{};
         auto r = co_await coil::with_timeout(s->recv(buf), 5s);
