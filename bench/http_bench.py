@@ -45,6 +45,7 @@ import http.client
 import json
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -486,6 +487,8 @@ def run_point(cfg: argparse.Namespace, name: str, build: Path, pin: Pinning, lua
         if srv is not None:
             rc, how = srv.stop()
             rec["server_exit"], rec["server_stop"] = rc, how
+            if rec["ok"] and (rc != 0 or how != "sigterm"):
+                rec["warning"] = f"server did not exit cleanly on SIGTERM: exit code {rc}, {how}"
         rec["loadavg_after"] = loadavg()
         rec["wall_s"] = round(time.monotonic() - t0, 3)
     if not rec["ok"]:
@@ -534,6 +537,7 @@ def aggregate(runs: list[dict[str, Any]], servers: list[str], modes: list[str],
                     "requests": sum(r["requests"] for r in ok),
                     "errors": errs,
                     "failures": [r["reason"] for r in rs if not r["ok"]],
+                    "warnings": [r["warning"] for r in rs if r.get("warning")],
                 }
     return out
 
@@ -568,7 +572,7 @@ def render_tables(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
                 f"{max(x[0] for x in ones):.2f}" if ones else ""))
     versions = meta.get("versions") or {}
     if versions:
-        L.append("- Versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()))
+        L.append("- Versions: " + ", ".join(versions.values()))
     for n, why in unavailable.items():
         L.append(f"- **{n} skipped**: {why}")
     for n in notes:
@@ -585,7 +589,7 @@ def render_tables(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
         for s in ratio_servers:
             hdr += [f"{s}/nginx req/s", f"{s}/nginx CPU/req"]
         errs_any = any(med[(mode, s, c)]["errors"] or med[(mode, s, c)]["failures"]
-                       for s in servers for c in cfg.connections)
+                       or med[(mode, s, c)]["warnings"] for s in servers for c in cfg.connections)
         if errs_any:
             hdr.append("errors (summed over rounds)")
         L.append("| " + " | ".join(hdr) + " |")
@@ -612,6 +616,8 @@ def render_tables(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
                     bits = [f"{k} {v:,}" for k, v in sorted(m["errors"].items())]
                     if m["failures"]:
                         bits.append(f"{len(m['failures'])} failed run(s): {m['failures'][0]}")
+                    if m["warnings"]:
+                        bits.append(f"{len(m['warnings'])} unclean stop(s): {m['warnings'][0]}")
                     if bits:
                         parts.append(f"{s}: " + ", ".join(bits))
                 row.append("; ".join(parts).replace("|", "\\|") or "—")
@@ -722,8 +728,11 @@ def program_version(argv: list[str]) -> str | None:
                            timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
-    line = r.stdout.strip().splitlines()
-    return line[0].strip() if line else None
+    lines = r.stdout.strip().splitlines()
+    if not lines:
+        return None
+    # "wrk debian/4.1.0-3+b2 [epoll] Copyright ...", "nginx version: nginx/1.22.1"
+    return re.sub(r"\s*(\[|Copyright).*$", "", lines[0]).split(": ")[-1].strip()
 
 
 def _sigterm(signum: int, frame: Any) -> None:
@@ -787,7 +796,7 @@ def main(argv: list[str]) -> int:
                         notes.append(f"{s}: probe run stopped with {how} (exit code {rc})")
         if s in unavailable:
             eprint(f"http_bench: skipping {s}: {unavailable[s]}")
-    servers = [s for s in cfg.servers if s not in unavailable]
+    servers = [s for s in SERVERS if s in cfg.servers and s not in unavailable]  # table order
     if not servers:
         eprint("http_bench: no server could be started; nothing to measure")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -827,6 +836,8 @@ def main(argv: list[str]) -> int:
                             if rec["errors"]:
                                 line += " errors " + ",".join(f"{k}={v}" for k, v in
                                                                rec["errors"].items())
+                            if rec.get("warning"):
+                                line += f" WARNING {rec['warning']}"
                         else:
                             line = f"{head} FAILED: {rec['reason']}" + (
                                 f" (log: {rec['log']})" if rec.get("log") else "")
