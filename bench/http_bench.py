@@ -46,6 +46,7 @@ import json
 import math
 import os
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -403,8 +404,15 @@ def run_seconds(cfg: argparse.Namespace, conns: int) -> tuple[int, int]:
     return 0, cfg.duration + math.ceil(conns / LARGE_POINT_S)
 
 
+def children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_wrk(argv: list[str], seconds: int, conns: int) -> tuple[dict[str, Any] | None, str]:
+    """Runs wrk; its report line (a dict) gets "wrk_cpu_s", wrk's own CPU time."""
     timeout = seconds + 30 + conns / 500.0
+    before = children_cpu_s()  # only wrk is reaped in between: the server still runs
     try:
         r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=timeout)
@@ -420,9 +428,11 @@ def run_wrk(argv: list[str], seconds: int, conns: int) -> tuple[dict[str, Any] |
     for line in reversed(out.splitlines()):
         if line.startswith("{"):
             try:
-                return json.loads(line), text
+                report = json.loads(line)
             except ValueError:
                 break
+            report["wrk_cpu_s"] = children_cpu_s() - before
+            return report, text
     return None, text
 
 
@@ -476,6 +486,9 @@ def run_point(cfg: argparse.Namespace, name: str, build: Path, pin: Pinning, lua
             "p99_us": float(result["p99_us"]),
             "server_cpu_s": (cpu1 - cpu0) / 1e9,
             "cpu_us_per_req": (cpu1 - cpu0) / 1e3 / reqs,
+            # The server's share of its CPU: well under 1 means wrk, not the server, set req/s.
+            "server_busy": (cpu1 - cpu0) / 1e3 / dur_us,
+            "wrk_busy": result["wrk_cpu_s"] * 1e6 / dur_us,
             "bytes_per_response": result["bytes"] / reqs,
             "errors": {k: int(result.get(k, 0)) for k in ERROR_KINDS if result.get(k)},
         })
@@ -534,6 +547,8 @@ def aggregate(runs: list[dict[str, Any]], servers: list[str], modes: list[str],
                     "p99_us": median_or_none([r["p99_us"] for r in ok]),
                     "cpu_us_per_req": median_or_none([r["cpu_us_per_req"] for r in ok]),
                     "bytes_per_response": median_or_none([r["bytes_per_response"] for r in ok]),
+                    "server_busy": median_or_none([r["server_busy"] for r in ok]),
+                    "wrk_busy": median_or_none([r["wrk_busy"] for r in ok]),
                     "requests": sum(r["requests"] for r in ok),
                     "errors": errs,
                     "failures": [r["reason"] for r in rs if not r["ok"]],
@@ -637,6 +652,19 @@ def render_tables(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
             sizes.append(f"{s} {min(b):.0f}" + (f"–{max(b):.0f}" if max(b) - min(b) >= 1 else ""))
     if sizes:
         L.append("Response size in bytes (head + 13-byte body): " + ", ".join(sizes) + ".")
+    busy = []
+    for s in servers:
+        b = [med[(m, s, c)]["server_busy"] for m in cfg.modes for c in cfg.connections]
+        b = [x for x in b if x is not None]
+        w = [med[(m, s, c)]["wrk_busy"] for m in cfg.modes for c in cfg.connections]
+        w = [x for x in w if x is not None]
+        if b and w:
+            busy.append(f"{s} {100 * min(b):.0f}–{100 * max(b):.0f}% "
+                        f"(wrk {100 * min(w):.0f}–{100 * max(w):.0f}%)")
+    if busy:
+        L.append("CPU busy, server (and wrk): CPU time / wall time of the measured run, over "
+                 "the points; whichever is nearer its share of a CPU set the pace: "
+                 + ", ".join(busy) + ".")
     L.append("")
     L.extend(target_lines(med, servers, cfg))
     return "\n".join(L)
@@ -832,7 +860,9 @@ def main(argv: list[str]) -> int:
                         if rec["ok"]:
                             line = (f"{head} {rec['req_per_s']:,.0f} req/s "
                                     f"p99 {f_lat(rec['p99_us'])}us "
-                                    f"cpu {rec['cpu_us_per_req']:.2f}us/req")
+                                    f"cpu {rec['cpu_us_per_req']:.2f}us/req "
+                                    f"busy {100 * rec['server_busy']:.0f}% "
+                                    f"wrk {100 * rec['wrk_busy']:.0f}%")
                             if rec["errors"]:
                                 line += " errors " + ",".join(f"{k}={v}" for k, v in
                                                                rec["errors"].items())
