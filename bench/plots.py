@@ -48,7 +48,7 @@ def multi_plot(stem: Path | str, title: str, panels: Sequence[Mapping], ncols: i
     panels = list(panels) or [{"title": "", "series": {}}]
     ncols = max(1, min(ncols, len(panels)))
     nrows = math.ceil(len(panels) / ncols)
-    height = 3.6 * nrows + 0.9
+    height = 3.6 * nrows + 1.2
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, height), squeeze=False)
     styles = dict(styles or {})
     # Series without a style take the colour cycle, minus the colours styles already use.
@@ -93,7 +93,7 @@ def multi_plot(stem: Path | str, title: str, panels: Sequence[Mapping], ncols: i
     if handles:
         fig.legend(list(handles.values()), list(handles.keys()), loc="lower center",
                    ncol=min(len(handles), 4), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.35 / height, 1, 1 - 0.5 / height))
+    fig.tight_layout(rect=(0, 0.35 / height, 1, 1 - 0.55 / height))
     files = []
     for ext in ("png", "svg"):
         path = stem.with_suffix("." + ext)
