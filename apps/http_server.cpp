@@ -9,7 +9,7 @@
 // progress finish (up to --grace), exit 0.
 // Try it:  build/release/apps/http_server --port 8080   and   curl -v http://127.0.0.1:8080/
 // Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
-//          --bind ADDR, --backend io_uring|epoll, the timeouts and limits (see --help)
+//          --bind ADDR, --backend io_uring|epoll, --verbose, the timeouts and limits (see --help)
 
 #include <sys/resource.h>
 
@@ -72,10 +72,11 @@ struct options {
     std::optional<coil::backend_kind> backend;
     coil::http::server_options server;
     std::chrono::milliseconds grace{10'000};
+    bool verbose = false;
 };
 
 constexpr std::string_view usage =
-    "usage: http_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [options] [--help]\n"
+    "usage: http_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [options] [--verbose] [--help]\n"
     "  --port N                 port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR              IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
     "  --backend B              io_uring or epoll (default: io_uring where available)\n"
@@ -89,6 +90,7 @@ constexpr std::string_view usage =
     "  --max-request-line N     request line octets; over it: 414 (default 8192)\n"
     "  --max-header N           header field octets; over it: 431 (default 32768)\n"
     "  --grace MS               graceful stop: time left to requests in progress (default 10000)\n"
+    "  --verbose                log coil's info messages too, such as the backend chosen and why\n"
     "Routes: GET / -> Hello, World!; /echo -> the request's body, or its head as text;\n"
     "        /static/... -> the files under --root.\n"
     "Prints 'listening on ADDR:PORT'; exits 0 on SIGINT/SIGTERM after a graceful stop.\n";
@@ -124,6 +126,8 @@ options parse_options(int argc, char** argv) {
         if (arg == "--help" || arg == "-h") {
             std::fwrite(usage.data(), 1, usage.size(), stdout);
             std::exit(0);
+        } else if (arg == "--verbose" || arg == "-v") {
+            o.verbose = true;
         } else if (arg == "--port") {
             o.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
         } else if (arg == "--bind") {
@@ -212,6 +216,8 @@ int main(int argc, char** argv) {
     const options o = parse_options(argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    // coil logs only warnings by default; --verbose adds the one-line backend report.
+    if (o.verbose) coil::set_log_level(coil::log_level::info);
     try {
         coil::event_loop loop(coil::loop_options{o.backend});
         coil::signal_set signals({SIGINT, SIGTERM});

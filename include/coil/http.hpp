@@ -9,3 +9,4 @@
 #include "coil/http/response.hpp"
 #include "coil/http/router.hpp"
 #include "coil/http/server.hpp"
+#include "coil/http/static_files.hpp"

@@ -213,6 +213,23 @@ TEST_P(HttpServerAppTest, SigintStopsGracefullyWithExitZero) {
     EXPECT_EQ(server_->wait(10s), 0);
 }
 
+// --verbose prints coil's one-line backend report (info level); without it the server is quiet.
+TEST_P(HttpServerAppTest, VerboseReportsTheBackendAndTheDefaultIsQuiet) {
+    const std::string kind(coil::to_string(backend()));
+    auto first_line = [&](std::vector<std::string> extra) {
+        std::vector<std::string> argv{server_path(), "--port", "0", "--backend", kind};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        child_process p(argv, {.max_open_files = std::nullopt, .merge_stderr = true});
+        auto line = p.read_line(10s);
+        (void)p.stop(SIGTERM, 10s);
+        return line.value_or("");
+    };
+    const std::string verbose = first_line({"--verbose"});
+    EXPECT_NE(verbose.find("backend " + kind), std::string::npos) << verbose;
+    const std::string quiet = first_line({});
+    EXPECT_EQ(quiet.rfind("listening on ", 0), 0u) << quiet;
+}
+
 COIL_INSTANTIATE_BACKEND_TEST(HttpServerAppTest);
 
 TEST(HttpServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
