@@ -31,6 +31,12 @@ void append_number(std::string& out, std::uint64_t value, int base = 10) {
     out.append(digits, static_cast<std::size_t>(r.ptr - digits));
 }
 
+// The deadline `d` from now on the loop's clock (deadline_timer takes a time point).
+template <class Duration>
+::coil::detail::clock::time_point after(const event_loop& loop, Duration d) noexcept {
+    return ::coil::detail::saturating_add(loop.now(), ::coil::detail::to_clock_duration(d));
+}
+
 // The most octets a lingering close reads before giving up on the peer.
 constexpr std::size_t linger_max_bytes = 1 << 20;
 
@@ -177,7 +183,7 @@ task<result<void>> connection::fill_body() {
         if (!sent) co_return sent.error();
     }
     std::optional<deadline_timer> timer;
-    timer.emplace(loop_, srv_.options_.body_timeout, scope_);
+    timer.emplace(loop_, after(loop_, srv_.options_.body_timeout), scope_);
     auto n = co_await stream_.recv(std::as_writable_bytes(std::span(in_.get() + end_, cap_ - end_)));
     const bool expired = timer->expired();
     timer.reset();
@@ -226,7 +232,7 @@ task<result<void>> connection::flush() {
     std::size_t sent = 0;
     while (sent < out_.size()) {
         std::optional<deadline_timer> timer;
-        timer.emplace(loop_, srv_.options_.send_timeout, scope_);
+        timer.emplace(loop_, after(loop_, srv_.options_.send_timeout), scope_);
         auto n = co_await stream_.send(as_bytes(std::string_view(out_).substr(sent)));
         const bool expired = timer->expired();
         timer.reset();
@@ -374,7 +380,7 @@ task<result<void>> connection::send_file(int fd, std::uint64_t offset, std::uint
             co_return std::error_code(errno, std::system_category());
         }
         std::optional<deadline_timer> timer;
-        timer.emplace(loop_, srv_.options_.send_timeout, scope_);
+        timer.emplace(loop_, after(loop_, srv_.options_.send_timeout), scope_);
         auto writable = co_await coil::wait_writable(sock);
         const bool expired = timer->expired();
         timer.reset();
@@ -397,7 +403,7 @@ task<void> connection::linger() {
         const auto left = deadline - steady::now();
         if (left <= steady::duration::zero()) break;
         std::optional<deadline_timer> timer;
-        timer.emplace(loop_, left, scope_);
+        timer.emplace(loop_, after(loop_, left), scope_);
         auto n = co_await stream_.recv(std::as_writable_bytes(std::span(in_.get(), cap_)));
         timer.reset();
         if (!n) break;
@@ -430,7 +436,7 @@ task<void> connection::run() {
             close = true;
         } else {
             std::optional<deadline_timer> timer;
-            timer.emplace(loop_, limit, scope_);
+            timer.emplace(loop_, after(loop_, limit), scope_);
             auto n = co_await stream_.recv(std::as_writable_bytes(std::span(in_.get() + end_, cap_ - end_)));
             timer.reset();
             idle_ = false;
@@ -564,7 +570,7 @@ task<void> connection::run() {
         bool send_failed = false;
         while (sent < out_.size()) {
             std::optional<deadline_timer> timer;
-            timer.emplace(loop_, o.send_timeout, scope_);
+            timer.emplace(loop_, after(loop_, o.send_timeout), scope_);
             auto n = co_await stream_.send(as_bytes(std::string_view(out_).substr(sent)));
             timer.reset();
             if (!n) {
