@@ -176,7 +176,9 @@ task<result<void>> connection::fill_body() {
         body_pos_ = head_end_;
     }
     if (end_ == cap_) co_return std::errc::message_size;  // a line longer than the limits allow
-    if (req_.head_->expect_continue && !continue_sent_) {
+    // No 100 once the final response has begun (a streamed head, a file): it would land inside
+    // that response's body (RFC 9110 §15.2: 1xx only before the final response).
+    if (req_.head_->expect_continue && !continue_sent_ && !res_.streaming_ && !res_.body_sent_) {
         continue_sent_ = true;
         out_ += "HTTP/1.1 100 Continue\r\n\r\n";
         auto sent = co_await flush();
@@ -550,6 +552,10 @@ task<void> connection::run() {
                     respond_status(500, true);
                 }
                 body_unread = !body_done_;
+                // The rest of a body the handler left unread is not read: the framing is lost, so
+                // the connection closes, and the response must say so (decided before its head
+                // is written below).
+                if (body_unread) close_after_ = true;
                 if (res_.failed_) {  // send_file() broke off mid-body: the framing is lost
                     peer_done = true;
                     close = true;
@@ -558,7 +564,6 @@ task<void> connection::run() {
             }
             finish_response();
             ++served_;
-            if (body_unread) close_after_ = true;  // the rest of a streamed body is not read
             close = close_after_;
             begin_ = body_pos_;
             // The next request's head began in this read: its whole-head deadline starts now.

@@ -457,6 +457,67 @@ TEST_P(HttpServerTest, StreamedBodyInAndChunkedResponseOut) {
     })));
 }
 
+// Bug: a handler that streamed its response head and then read a body sent with
+// "Expect: 100-continue" made the server write "HTTP/1.1 100 Continue" into the middle of the
+// chunked response body.
+TEST_P(HttpServerTest, NoContinueInsideAStreamedResponse) {
+    router routes = basic_routes();
+    routes.add(
+        "POST", "/reply-then-read",
+        [](request& req, response& res) -> task<void> {
+            auto wrote = co_await res.write("x");
+            if (!wrote) co_return;
+            for (;;) {
+                auto piece = co_await req.read_body();
+                if (!piece || piece->empty()) break;
+                wrote = co_await res.write(*piece);
+                if (!wrote) break;
+            }
+        },
+        coil::http::body_mode::stream);
+    EXPECT_TRUE(run(drive(routes, {}, [](server&, std::uint16_t port) -> task<bool> {
+        auto c = co_await http_client::connect(port);
+        if (!c) co_return false;
+        bool sent = co_await c->send(
+            "POST /reply-then-read HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+        if (!sent) co_return false;
+        co_await coil::sleep_for(100ms);  // the handler is waiting for the body now
+        sent = co_await c->send("abc");
+        if (!sent) co_return false;
+        auto r = co_await c->read_response(false, 3s);
+        EXPECT_TRUE(r && r->status == 200 && r->chunked && r->body == "xabc") << (r ? r->body : "no response");
+        if (!r || r->status != 200 || r->body != "xabc") co_return false;
+        sent = co_await c->send(get_request("/"));  // still in step
+        auto next = co_await c->read_response(false, 3s);
+        co_return sent && next && next->body == "Hello, World!";
+    })));
+}
+
+// Bug: when a handler left its request body unread, the server decided to close only after the
+// response head was written, so the head said nothing (or "Connection: keep-alive" to an
+// HTTP/1.0 client) and the connection then closed under a client that had pipelined more.
+TEST_P(HttpServerTest, UnreadBodyResponseSaysConnectionClose) {
+    router routes = basic_routes();
+    routes.add("POST", "/ignore", [](request&, response& res) { res.set_body("ignored"); },
+               coil::http::body_mode::stream);
+    EXPECT_TRUE(run(drive(routes, {}, [](server&, std::uint16_t port) -> task<bool> {
+        bool all = true;
+        for (const std::string version : {"1.1", "1.0"}) {
+            auto c = co_await http_client::connect(port);
+            if (!c) co_return false;
+            const bool sent = co_await c->send("POST /ignore HTTP/" + version +
+                                               "\r\nHost: t\r\nConnection: keep-alive\r\nContent-Length: 4\r\n\r\nbody");
+            if (!sent) co_return false;
+            auto r = co_await c->read_response(false, 3s);
+            const bool ok = r && r->status == 200 && r->body == "ignored" && r->field("connection") == "close";
+            EXPECT_TRUE(ok) << "HTTP/" << version << ": " << (r ? r->field("connection").value_or("(none)") : "no response");
+            const bool closed = co_await c->closed_within(3s);
+            all = all && ok && closed;
+        }
+        co_return all;
+    })));
+}
+
 TEST_P(HttpServerTest, GracefulStopFinishesRequestsInProgressAndClosesIdleOnes) {
     const router routes = basic_routes();
     EXPECT_TRUE(run([&]() -> task<bool> {
