@@ -37,6 +37,9 @@ template <class Duration>
     return ::coil::detail::saturating_add(loop.now(), ::coil::detail::to_clock_duration(d));
 }
 
+// Whether a response with this status has a body (RFC 9112 §6.3 item 1: never 1xx, 204, 304).
+bool status_allows_body(std::uint16_t code) noexcept { return code != 204 && code != 304; }
+
 // The most octets a lingering close reads before giving up on the peer.
 constexpr std::size_t linger_max_bytes = 1 << 20;
 
@@ -255,9 +258,11 @@ void connection::write_head(std::size_t content_length, bool chunked) {
     out_ += current_date();
     out_ += "\r\n";
     out_ += res_.fields_;
-    if (chunked) {
+    // 204 and 304 have no body (RFC 9112 §6.3 item 1): no framing field either, whatever the
+    // handler chose (RFC 9110 §8.6, RFC 9112 §6.1).
+    if (status_allows_body(code) && chunked) {
         out_ += "Transfer-Encoding: chunked\r\n";
-    } else if (code != 204 && code != 304) {  // RFC 9110 §8.6: no Content-Length on 204
+    } else if (status_allows_body(code)) {
         out_ += "Content-Length: ";
         append_number(out_, content_length);
         out_ += "\r\n";
@@ -275,12 +280,11 @@ void connection::finish_response() {
     close_after_ = close_after_ || res_.close_ || srv_.stopping_;
     if (res_.body_sent_) return;  // send_file() wrote head and body
     if (res_.streaming_ && !http10_) {
-        if (!head_only_) out_ += "0\r\n\r\n";
+        if (!head_only_ && status_allows_body(res_.status_)) out_ += "0\r\n\r\n";
         return;
     }
-    const bool no_body = res_.status_ == 204 || res_.status_ == 304;
     write_head(res_.body_.size(), false);
-    if (!head_only_ && !no_body) out_ += res_.body_;
+    if (!head_only_ && status_allows_body(res_.status_)) out_ += res_.body_;
 }
 
 void connection::respond_status(std::uint16_t code, bool close) {
@@ -326,7 +330,9 @@ task<result<void>> connection::stream_write(std::string_view data) {
         res_.body_.append(data);
         co_return result<void>{};
     }
-    if (!head_only_ && !data.empty()) {
+    // A 204 or 304 (or HEAD) has no body on the wire: octets written would be read as the next
+    // response (a response-side desync).
+    if (!head_only_ && status_allows_body(res_.status_) && !data.empty()) {
         append_number(out_, data.size(), 16);
         out_ += "\r\n";
         out_ += data;
@@ -357,7 +363,8 @@ task<result<void>> connection::send_file(int fd, std::uint64_t offset, std::uint
     res_.body_sent_ = true;
     close_after_ = close_after_ || res_.close_ || srv_.stopping_;
     write_head(static_cast<std::size_t>(length), false);
-    if (head_only_) co_return result<void>{};  // the head leaves with the batch
+    // HEAD, 204, 304: the head only (it leaves with the batch); a body would desync the client.
+    if (head_only_ || !status_allows_body(res_.status_)) co_return result<void>{};
     auto flushed = co_await flush();
     if (!flushed) {
         res_.failed_ = true;

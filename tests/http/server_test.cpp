@@ -1,6 +1,8 @@
 // coil::http::server in process, on both backends: a server task and client tasks on one loop.
 // The client (tests/support/http_client) reads responses independently of coil::http.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -513,6 +515,43 @@ TEST_P(HttpServerTest, UnreadBodyResponseSaysConnectionClose) {
             EXPECT_TRUE(ok) << "HTTP/" << version << ": " << (r ? r->field("connection").value_or("(none)") : "no response");
             const bool closed = co_await c->closed_within(3s);
             all = all && ok && closed;
+        }
+        co_return all;
+    })));
+}
+
+// Bug: a handler that set 204 or 304 and then streamed (write) or sent a file (send_file) got
+// its octets on the wire after a head without framing (204/304 have no body), so the client
+// read them as the next response: a response-side desync. They are now dropped, like HEAD's.
+TEST_P(HttpServerTest, NoBodyOctetsAfterA204Or304Head) {
+    router routes = basic_routes();
+    routes.add("GET", "/stream204", [](request&, response& res) -> task<void> {
+        res.set_status(204);
+        auto wrote = co_await res.write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfake!");
+        (void)wrote;
+    });
+    routes.add("GET", "/file304", [](request&, response& res) -> task<void> {
+        const int fd = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) co_return;
+        res.set_status(304);
+        auto sent = co_await res.send_file(fd, 0, 100);
+        (void)sent;
+        ::close(fd);
+    });
+    EXPECT_TRUE(run(drive(routes, {}, [](server&, std::uint16_t port) -> task<bool> {
+        bool all = true;
+        for (const std::string path : {"/stream204", "/file304"}) {
+            auto c = co_await http_client::connect(port);
+            if (!c) co_return false;
+            const bool sent = co_await c->send(get_request(path) + get_request("/"));
+            if (!sent) co_return false;
+            auto first = co_await c->read_response(false, 3s);
+            auto second = co_await c->read_response(false, 3s);
+            const bool ok = first && (first->status == 204 || first->status == 304) && first->body.empty() &&
+                            !first->field("transfer-encoding") && !first->field("content-length") && second &&
+                            second->status == 200 && second->body == "Hello, World!";
+            EXPECT_TRUE(ok) << path << ": " << (second ? second->body : "no second response");
+            all = all && ok;
         }
         co_return all;
     })));
