@@ -40,6 +40,10 @@ template <class Duration>
 // Whether a response with this status has a body (RFC 9112 §6.3 item 1: never 1xx, 204, 304).
 bool status_allows_body(std::uint16_t code) noexcept { return code != 204 && code != 304; }
 
+// Past this many octets of answers in out_, they are sent before the next pipelined request is
+// handled, so a batch's output is bounded by this plus one response.
+constexpr std::size_t batch_flush_bytes = 256 * 1024;
+
 // The most octets a lingering close reads before giving up on the peer.
 constexpr std::size_t linger_max_bytes = 1 << 20;
 
@@ -460,6 +464,17 @@ task<void> connection::run() {
 
         // ---- Answer every complete request that is in the buffer.
         while (!close && begin_ < end_) {
+            // Large answers leave before the next pipelined request is handled: a batch of small
+            // requests for large responses must not pile up in out_ without bound (memory DoS).
+            // A cold path (a flush() frame), taken only past batch_flush_bytes.
+            if (out_.size() >= batch_flush_bytes) {
+                auto flushed = co_await flush();
+                if (!flushed) {
+                    peer_done = true;
+                    close = true;
+                    break;
+                }
+            }
             const parse_result parsed = parser_.parse(input());
             if (parsed.status == parse_status::incomplete) break;
             if (parsed.status == parse_status::error) {

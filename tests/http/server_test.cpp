@@ -557,6 +557,38 @@ TEST_P(HttpServerTest, NoBodyOctetsAfterA204Or304Head) {
     })));
 }
 
+// Bug: every complete pipelined request in the input buffer was answered into the output buffer
+// before anything was sent, so one write of small requests for large responses (16 KiB of
+// "GET /big" is ~600 requests, 8 MiB each) made the server build gigabytes in memory. Answers
+// past 256 KiB now leave before the next request is handled: when the client has read the first
+// answer, most handlers have not run yet (they all had, before the fix).
+TEST_P(HttpServerTest, PipelinedLargeResponsesDoNotPileUpInMemory) {
+    router routes = basic_routes();
+    int handled = 0;
+    routes.add("GET", "/big-counted", [&handled](request&, response& res) {
+        ++handled;
+        res.body().assign(8 << 20, 'y');
+    });
+    EXPECT_TRUE(run(drive(routes, {}, [&handled](server&, std::uint16_t port) -> task<bool> {
+        auto c = co_await http_client::connect(port);
+        if (!c) co_return false;
+        constexpr int batch = 20;
+        std::string requests;
+        for (int i = 0; i < batch; ++i) requests += get_request("/big-counted");
+        const bool sent = co_await c->send(requests);
+        if (!sent) co_return false;
+        auto first = co_await c->read_response(false, 10s);
+        const int handled_then = handled;
+        EXPECT_LT(handled_then, batch) << "the whole batch was answered into memory before any send";
+        if (!first || first->status != 200 || first->body.size() != (8u << 20) || handled_then >= batch) co_return false;
+        for (int i = 1; i < batch; ++i) {  // and the rest still arrive, in step
+            auto r = co_await c->read_response(false, 10s);
+            if (!r || r->body.size() != (8u << 20)) co_return false;
+        }
+        co_return handled == batch;
+    })));
+}
+
 TEST_P(HttpServerTest, GracefulStopFinishesRequestsInProgressAndClosesIdleOnes) {
     const router routes = basic_routes();
     EXPECT_TRUE(run([&]() -> task<bool> {
