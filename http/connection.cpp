@@ -37,6 +37,13 @@ void append_number(std::string& out, std::uint64_t value, int base = 10) {
     out.append(digits, static_cast<std::size_t>(r.ptr - digits));
 }
 
+// Whether a response with this status has a body (RFC 9112 §6.3 item 1: never 1xx, 204, 304).
+bool status_allows_body(std::uint16_t code) noexcept { return code != 204 && code != 304; }
+
+// Past this many octets of answers in out_, they are sent before the next pipelined request is
+// handled, so a batch's output is bounded by this plus one response.
+constexpr std::size_t batch_flush_bytes = 256 * 1024;
+
 // The most octets a lingering close reads before giving up on the peer.
 constexpr std::size_t linger_max_bytes = 1 << 20;
 
@@ -176,7 +183,9 @@ task<result<void>> connection::fill_body() {
         body_pos_ = head_end_;
     }
     if (end_ == cap_) co_return std::errc::message_size;  // a line longer than the limits allow
-    if (req_.head_->expect_continue && !continue_sent_) {
+    // No 100 once the final response has begun (a streamed head, a file): it would land inside
+    // that response's body (RFC 9110 §15.2: 1xx only before the final response).
+    if (req_.head_->expect_continue && !continue_sent_ && !res_.streaming_ && !res_.body_sent_) {
         continue_sent_ = true;
         out_ += "HTTP/1.1 100 Continue\r\n\r\n";
         auto sent = co_await flush();
@@ -253,9 +262,11 @@ void connection::write_head(std::size_t content_length, bool chunked) {
     out_ += current_date();
     out_ += "\r\n";
     out_ += res_.fields_;
-    if (chunked) {
+    // 204 and 304 have no body (RFC 9112 §6.3 item 1): no framing field either, whatever the
+    // handler chose (RFC 9110 §8.6, RFC 9112 §6.1).
+    if (status_allows_body(code) && chunked) {
         out_ += "Transfer-Encoding: chunked\r\n";
-    } else if (code != 204 && code != 304) {  // RFC 9110 §8.6: no Content-Length on 204
+    } else if (status_allows_body(code)) {
         out_ += "Content-Length: ";
         append_number(out_, content_length);
         out_ += "\r\n";
@@ -273,12 +284,11 @@ void connection::finish_response() {
     close_after_ = close_after_ || res_.close_ || srv_.stopping_;
     if (res_.body_sent_) return;  // send_file() wrote head and body
     if (res_.streaming_ && !http10_) {
-        if (!head_only_) out_ += "0\r\n\r\n";
+        if (!head_only_ && status_allows_body(res_.status_)) out_ += "0\r\n\r\n";
         return;
     }
-    const bool no_body = res_.status_ == 204 || res_.status_ == 304;
     write_head(res_.body_.size(), false);
-    if (!head_only_ && !no_body) out_ += res_.body_;
+    if (!head_only_ && status_allows_body(res_.status_)) out_ += res_.body_;
 }
 
 void connection::respond_status(std::uint16_t code, bool close) {
@@ -324,7 +334,9 @@ task<result<void>> connection::stream_write(std::string_view data) {
         res_.body_.append(data);
         co_return result<void>{};
     }
-    if (!head_only_ && !data.empty()) {
+    // A 204 or 304 (or HEAD) has no body on the wire: octets written would be read as the next
+    // response (a response-side desync).
+    if (!head_only_ && status_allows_body(res_.status_) && !data.empty()) {
         append_number(out_, data.size(), 16);
         out_ += "\r\n";
         out_ += data;
@@ -355,7 +367,8 @@ task<result<void>> connection::send_file(int fd, std::uint64_t offset, std::uint
     res_.body_sent_ = true;
     close_after_ = close_after_ || res_.close_ || srv_.stopping_;
     write_head(static_cast<std::size_t>(length), false);
-    if (head_only_) co_return result<void>{};  // the head leaves with the batch
+    // HEAD, 204, 304: the head only (it leaves with the batch); a body would desync the client.
+    if (head_only_ || !status_allows_body(res_.status_)) co_return result<void>{};
     auto flushed = co_await flush();
     if (!flushed) {
         res_.failed_ = true;
@@ -451,6 +464,17 @@ task<void> connection::run() {
 
         // ---- Answer every complete request that is in the buffer.
         while (!close && begin_ < end_) {
+            // Large answers leave before the next pipelined request is handled: a batch of small
+            // requests for large responses must not pile up in out_ without bound (memory DoS).
+            // A cold path (a flush() frame), taken only past batch_flush_bytes.
+            if (out_.size() >= batch_flush_bytes) {
+                auto flushed = co_await flush();
+                if (!flushed) {
+                    peer_done = true;
+                    close = true;
+                    break;
+                }
+            }
             const parse_result parsed = parser_.parse(input());
             if (parsed.status == parse_status::incomplete) break;
             if (parsed.status == parse_status::error) {
@@ -550,6 +574,10 @@ task<void> connection::run() {
                     respond_status(500, true);
                 }
                 body_unread = !body_done_;
+                // The rest of a body the handler left unread is not read: the framing is lost, so
+                // the connection closes, and the response must say so (decided before its head
+                // is written below).
+                if (body_unread) close_after_ = true;
                 if (res_.failed_) {  // send_file() broke off mid-body: the framing is lost
                     peer_done = true;
                     close = true;
@@ -558,7 +586,6 @@ task<void> connection::run() {
             }
             finish_response();
             ++served_;
-            if (body_unread) close_after_ = true;  // the rest of a streamed body is not read
             close = close_after_;
             begin_ = body_pos_;
             // The next request's head began in this read: its whole-head deadline starts now.

@@ -5,6 +5,8 @@
 // Framing is the server's job: it writes the status line, Date, Content-Length (or
 // Transfer-Encoding: chunked for a streamed body) and Connection itself; a handler must not add
 // those fields (add_header refuses them). HEAD responses carry the headers a GET would, no body.
+// 204 and 304 responses never carry body octets or framing fields (RFC 9112 §6.3): whatever
+// set_body, write or send_file gave is dropped.
 // Lifetime: valid until the handler returns (async: until its task finishes).
 // Threading: the connection's loop thread only.
 

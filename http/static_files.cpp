@@ -65,9 +65,13 @@ std::optional<std::string> decode_relative(std::string_view encoded) {
 }
 
 // Opens `relative` under the root, never outside it. -errno on failure.
+// O_NONBLOCK: opening a FIFO (or a device) for reading may block until a writer comes, and this
+// runs on the event loop thread; with it open() returns at once and the fstat() check then
+// refuses whatever is not a regular file. It changes nothing for regular files (sendfile(2)
+// reads them in full whatever the flag).
 int open_beneath(const static_root& root, const std::string& relative) {
     open_how how{};
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     const long fd = ::syscall(SYS_openat2, root.dir.get(), relative.c_str(), &how, sizeof how);
     if (fd >= 0) return static_cast<int>(fd);
@@ -81,7 +85,7 @@ int open_beneath(const static_root& root, const std::string& relative) {
         r[root.real.size()] != '/') {
         return -ENOENT;
     }
-    const int f = ::open(resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+    const int f = ::open(resolved, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
     return f >= 0 ? f : -errno;
 }
 

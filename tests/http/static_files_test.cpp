@@ -1,12 +1,16 @@
 // coil::http::add_static_files on both backends: content, types, conditionals, ranges, and
 // attempts to leave the root (.., percent-encoded dots and slashes, symlinks out of the root).
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "coil/http/static_files.hpp"
@@ -164,6 +168,38 @@ TEST_P(StaticFilesTest, SingleRangeGets206AndUnsatisfiableGets416) {
         co_return middle && middle->status == 206 && suffix && open_end && beyond && beyond->status == 416 &&
             several && big && big->status == 206;
     })));
+}
+
+// Bug: the file was opened with a blocking open(2) on the loop thread, so GET of a FIFO in the
+// root blocked the whole loop (every connection) until some writer opened the FIFO. A helper
+// thread plays that writer after 2 s, so the old code fails here instead of hanging.
+TEST_P(StaticFilesTest, FifoInTheRootIsRefusedWithoutBlockingTheLoop) {
+    const fs::path fifo = root_ / "pipe";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    std::atomic<bool> done{false};
+    std::atomic<bool> had_to_unblock{false};
+    std::thread writer([&] {
+        const auto deadline = std::chrono::steady_clock::now() + 2s;
+        while (!done.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+        for (int i = 0; i < 300 && !done.load(); ++i) {  // a reader blocked in open(): let it go
+            const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) {
+                had_to_unblock = true;
+                ::close(fd);
+                break;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+    });
+    const bool ok = run(drive(routes_, {}, [](server&, std::uint16_t port) -> task<bool> {
+        auto r = co_await fetch(port, get_request("/static/pipe"));
+        auto after = co_await fetch(port, get_request("/static/hello.txt"));
+        co_return r && r->status == 404 && after && after->status == 200;
+    }));
+    done = true;
+    writer.join();
+    EXPECT_TRUE(ok);
+    EXPECT_FALSE(had_to_unblock) << "open() of the FIFO blocked the event loop";
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(StaticFilesTest);
