@@ -177,13 +177,26 @@ def macro_argument_spans(code: str):
         yield m.end(), j - 1, m.group(1)
 
 
+def outside_braces(text: str) -> str:
+    """text with every {...} region blanked: a co_await in a lambda body inside a condition or a
+    macro's arguments belongs to that lambda's own coroutine, not to the condition."""
+    out, depth = [], 0
+    for c in text:
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        out.append(c if depth == 0 and c != "}" else " ")
+    return "".join(out)
+
+
 def findings_in(code: str, name: str):
     line_of = lambda pos: code.count("\n", 0, pos) + 1
     for start, end in condition_spans(code):
-        if COAWAIT.search(code[start:end]):
+        if COAWAIT.search(outside_braces(code[start:end])):
             yield f"{name}:{line_of(start)}: co_await inside an if/switch condition"
     for start, end, macro in macro_argument_spans(code):
-        if COAWAIT.search(code[start:end]):
+        if COAWAIT.search(outside_braces(code[start:end])):
             yield f"{name}:{line_of(start)}: co_await inside {macro}(...), which expands to a condition"
     for pos, op in operand_findings(code):
         yield f"{name}:{line_of(pos)}: co_await inside an operand of {op}"

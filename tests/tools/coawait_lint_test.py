@@ -60,6 +60,10 @@ class FlagsWhatGcc12Miscompiles(unittest.TestCase):
 
 
 class LeavesFineCodeAlone(unittest.TestCase):
+    # A lambda body inside the macro is a coroutine of its own: its co_await is in no condition.
+    def test_co_await_in_a_lambda_inside_expect(self):
+        self.assert_clean("EXPECT_TRUE(run([&]() -> task<bool> { auto r = co_await f(); co_return r; }()));")
+
     def assert_clean(self, statement: str):
         self.assertEqual(check_text(body(statement), "f.cpp"), [], statement)
 
