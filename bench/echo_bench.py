@@ -749,6 +749,21 @@ def _sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # stop the current server, write partial results, exit 130
 
 
+def finish_run(prog: str, out: Path, results: dict, plot_files: list[str]) -> int:
+    """Writes results.json, says where everything went, and returns the exit code: 130 if
+    interrupted, 1 if a run failed or a server was unavailable, else 0."""
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    runs = results["runs"]
+    failed = sum(1 for r in runs if not r["ok"])
+    eprint(f"{prog}: {len(runs) - failed}/{len(runs)} runs ok")
+    eprint(f"{prog}: results in {out}/")
+    eprint(f"{prog}:   table.md, results.json, runs.jsonl; plots: "
+           f"{', '.join(f for f in plot_files if f.endswith('.png')) or 'none'} (and .svg)")
+    if results["interrupted"]:
+        return 130
+    return 1 if failed or results["unavailable_servers"] else 0
+
+
 def main(argv: list[str]) -> int:
     cfg = parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm)
@@ -905,15 +920,7 @@ def main(argv: list[str]) -> int:
         "medians": list(med.values()),
         "files": ["results.json", "runs.jsonl", "table.md", *plot_files],
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    failed = sum(1 for r in runs if not r["ok"])
-    eprint(f"echo_bench: {len(runs) - failed}/{len(runs)} runs ok")
-    eprint(f"echo_bench: results in {out}/")
-    eprint(f"echo_bench:   table.md, results.json, runs.jsonl; plots: "
-           f"{', '.join(f for f in plot_files if f.endswith('.png')) or 'none'} (and .svg)")
-    if interrupted:
-        return 130
-    return 1 if failed or unavailable else 0
+    return finish_run("echo_bench", out, results, plot_files)
 
 
 if __name__ == "__main__":

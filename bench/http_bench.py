@@ -60,7 +60,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Shared with the echo harness: process handling, pinning, machine info, number formats.
-from echo_bench import (Pinning, Server, StartError, eprint, f_cpu, f_int, f_lat,  # noqa: E402
+from echo_bench import (Pinning, Server, StartError, eprint, f_cpu, f_int, f_lat, finish_run,  # noqa: E402
                         f_ratio, int_list, machine_info, median_or_none, name_list, raise_nofile,
                         resolve_build)
 
@@ -923,15 +923,7 @@ def main(argv: list[str]) -> int:
         "medians": list(med.values()),
         "files": ["results.json", "runs.jsonl", "table.md", *plot_files],
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    failed = sum(1 for r in runs if not r["ok"])
-    eprint(f"http_bench: {len(runs) - failed}/{len(runs)} runs ok")
-    eprint(f"http_bench: results in {out}/")
-    eprint(f"http_bench:   table.md, results.json, runs.jsonl; plots: "
-           f"{', '.join(f for f in plot_files if f.endswith('.png')) or 'none'} (and .svg)")
-    if interrupted:
-        return 130
-    return 1 if failed or unavailable else 0
+    return finish_run("http_bench", out, results, plot_files)
 
 
 if __name__ == "__main__":

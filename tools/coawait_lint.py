@@ -57,14 +57,19 @@ def strip_literals_and_comments(text: str) -> str:
     return "".join(out)
 
 
+def closing_paren(code: str, i: int) -> int:
+    """The index of the ) that closes the ( just before position i (len(code) if none)."""
+    depth, j = 1, i
+    while j < len(code) and depth:
+        depth += {"(": 1, ")": -1}.get(code[j], 0)
+        j += 1
+    return j - 1 if depth == 0 else len(code)
+
+
 def condition_spans(code: str):
     """Yields (start, end) of the parenthesised condition of every if/switch."""
     for m in re.finditer(r"\b(if|switch)\s*(constexpr\s*)?\(", code):
-        depth, j = 1, m.end()
-        while j < len(code) and depth:
-            depth += {"(": 1, ")": -1}.get(code[j], 0)
-            j += 1
-        yield m.end(), j - 1
+        yield m.end(), closing_paren(code, m.end())
 
 
 def group_start(code: str, i: int) -> int:
@@ -170,11 +175,7 @@ CONDITION_MACRO = re.compile(r"\b((?:EXPECT|ASSERT)_[A-Z0-9_]+|assert)\s*\(")
 def macro_argument_spans(code: str):
     """Yields (start, end, macro) of the argument list of every condition macro call."""
     for m in CONDITION_MACRO.finditer(code):
-        depth, j = 1, m.end()
-        while j < len(code) and depth:
-            depth += {"(": 1, ")": -1}.get(code[j], 0)
-            j += 1
-        yield m.end(), j - 1, m.group(1)
+        yield m.end(), closing_paren(code, m.end()), m.group(1)
 
 
 def outside_braces(text: str) -> str:
