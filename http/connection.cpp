@@ -310,6 +310,7 @@ void connection::respond_error(parse_error e) {
     res_.body_ += '\n';
     res_.add_header("Content-Type", "text/plain");
     close_after_ = true;
+    refused_ = true;
     head_only_ = false;
     http10_ = false;
     finish_response();
@@ -613,7 +614,12 @@ task<void> connection::run() {
             break;
         }
     }
-    if (!peer_done && !scope_.cancel_requested()) co_await linger();
+    // Linger only where the peer may still be sending (nginx's heuristic): unprocessed input, a
+    // body not read to its end, or a refused request. A connection closed after a complete
+    // request (Connection: close, the keep-alive limit) closes at once: a lingering close costs
+    // a shutdown, a wait for the peer's FIN and a recv per connection.
+    const bool input_may_follow = refused_ || begin_ < end_ || !body_done_;
+    if (!peer_done && input_may_follow && !scope_.cancel_requested()) co_await linger();
     stream_.close();
 }
 

@@ -106,6 +106,7 @@ private:
     std::size_t body_pos_ = 0;    // offset in in_ of the next unread body octet
     std::uint64_t body_left_ = 0; // content-length octets not yet taken
     bool body_done_ = true;
+    bool refused_ = false;        // a parse error was answered: its input may still be arriving
     bool continue_sent_ = false;
     std::string body_;            // whole bodies that were not all in in_, decoded chunked bodies
 
