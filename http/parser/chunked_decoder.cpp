@@ -125,6 +125,13 @@ chunk_result chunked_decoder::decode(std::string_view in) noexcept {
                                          : parse_error::bad_chunk_size);
             }
             const std::string_view ext(q, static_cast<std::size_t>(line_end - q));
+            // BWS is allowed only before ';' and around '=' (RFC 9112 §7.1.1): whitespace that
+            // ends the line ("0 \r\n", "1;a=b\t\r\n") is outside the grammar, and lenient
+            // readings of it differ between implementations (a smuggling vector).
+            if (!ext.empty() && syntax::is_ows(ext.back())) {
+                return fail(ext.find(';') == std::string_view::npos ? parse_error::bad_chunk_size
+                                                                     : parse_error::bad_chunk_extension);
+            }
             if (!syntax::valid_parameters(ext, false)) {
                 // Name the byte when it is a control byte or bare CR; else the grammar.
                 for (const char* c = q; c < line_end; ++c) {

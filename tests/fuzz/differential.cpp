@@ -3,6 +3,7 @@
 #include <http_parser.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <utility>
 #include <vector>
@@ -205,17 +206,32 @@ bool same_name(std::string_view name, std::string_view lower) {
 
 // Why http-parser refuses what coil accepts. Each entry is a rule of RFC 9110/9112 that coil
 // follows and http-parser 2.9 does not; nullptr means no known reason.
-// Whether a Transfer-Encoding field line of `in` has whitespace after its value.
-bool te_value_has_trailing_ows(std::string_view in) {
+// Whether a field line of `in` named `name_colon` ("transfer-encoding:") has whitespace after its
+// value.
+bool field_value_has_trailing_ows(std::string_view in, std::string_view name_colon) {
     for (std::size_t at = 0; (at = in.find('\n', at)) != std::string_view::npos;) {
         const std::size_t start = ++at;
         const std::size_t eol = in.find('\r', start);
         if (eol == std::string_view::npos) return false;
         const std::string_view line = in.substr(start, eol - start);
-        if (line.size() > 18 && same_name(line.substr(0, 18), "transfer-encoding:") &&
+        if (line.size() > name_colon.size() && same_name(line.substr(0, name_colon.size()), name_colon) &&
             (line.back() == ' ' || line.back() == '\t')) {
             return true;
         }
+    }
+    return false;
+}
+
+// Whether a chunk-size in the body of `in` is followed by whitespace and then ';' (a chunk
+// extension after BWS).
+bool chunk_size_has_bws_before_extension(std::string_view in) {
+    const std::size_t body = in.find("\r\n\r\n");
+    if (body == std::string_view::npos) return false;
+    for (std::size_t i = body + 4; i + 1 < in.size(); ++i) {
+        if (!std::isxdigit(static_cast<unsigned char>(in[i]))) continue;
+        std::size_t j = i + 1;
+        while (j < in.size() && (in[j] == ' ' || in[j] == '\t')) ++j;
+        if (j > i + 1 && j < in.size() && in[j] == ';') return true;
     }
     return false;
 }
@@ -232,10 +248,17 @@ const char* hp_rule_of(const std::string& hp_errno, const message& coil, std::st
         // "//" authority (path-rootless, §3). Origin-form targets must agree.
         return "RFC 3986 §3: absolute-URI (http-parser's URL parser takes a subset)";
     }
-    if (hp_errno == "HPE_INVALID_TRANSFER_ENCODING" && te_value_has_trailing_ows(in)) {
-        // "Transfer-Encoding: chunked<HTAB>": the OWS after a field value is not part of it
-        // (RFC 9112 §5.1), so the coding is chunked; http-parser 2.9 takes "chunked\t" for an
-        // unknown coding and refuses the request (found by the fuzzer).
+    if (hp_errno == "HPE_INVALID_CHUNK_SIZE" && chunk_size_has_bws_before_extension(in)) {
+        // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ): whitespace
+        // may come between the size and ';' (RFC 9112 §7.1.1); http-parser 2.9 refuses it
+        // (found by the fuzzer).
+        return "RFC 9112 §7.1.1: BWS before a chunk extension";
+    }
+    if ((hp_errno == "HPE_INVALID_TRANSFER_ENCODING" && field_value_has_trailing_ows(in, "transfer-encoding:")) ||
+        (hp_errno == "HPE_INVALID_CONTENT_LENGTH" && field_value_has_trailing_ows(in, "content-length:"))) {
+        // "Transfer-Encoding: chunked<HTAB>", "Content-Length: 0<HTAB>": the OWS after a field
+        // value is not part of it (RFC 9112 §5.1); http-parser 2.9 refuses both (found by the
+        // fuzzer).
         return "RFC 9112 §5.1: whitespace after a field value is not part of it";
     }
     if (hp_errno == "HPE_INVALID_TRANSFER_ENCODING") {

@@ -107,6 +107,21 @@ TEST(ChunkedDecoderTest, RejectsBadChunkExtension) {
     EXPECT_EQ(error_of("1;a b\r\nx\r\n0\r\n\r\n"), parse_error::bad_chunk_extension);
 }
 
+// Regression (found by the fuzzer's differential check): "0\t\r\n" was taken as a last chunk.
+// BWS is allowed only before ';' and around '=' (RFC 9112 §7.1.1); whitespace ending the line is
+// outside the grammar, and implementations that read it differently can be made to disagree on
+// where a body ends.
+TEST(ChunkedDecoderTest, RejectsWhitespaceAtTheEndOfAChunkLine) {
+    EXPECT_EQ(error_of("0\t\r\n\r\n"), parse_error::bad_chunk_size);
+    EXPECT_EQ(error_of("1 \r\nx\r\n0\r\n\r\n"), parse_error::bad_chunk_size);
+    EXPECT_EQ(error_of("1;a=b \r\nx\r\n0\r\n\r\n"), parse_error::bad_chunk_extension);
+    EXPECT_EQ(error_of("1;flag\t\r\nx\r\n0\r\n\r\n"), parse_error::bad_chunk_extension);
+    // ... while BWS before ';' and around '=' is accepted.
+    auto d = decode_all("1 \t; a = b\r\nx\r\n0\r\n\r\n");
+    EXPECT_EQ(d.last, chunk_status::done);
+    EXPECT_EQ(d.body, "x");
+}
+
 TEST(ChunkedDecoderTest, RejectsBadChunkFraming) {
     EXPECT_EQ(error_of("1\r\nxy\r\n0\r\n\r\n"), parse_error::bad_chunk_framing);  // data too long
     EXPECT_EQ(error_of("1\r\nx\n0\r\n\r\n"), parse_error::bad_chunk_framing);
