@@ -11,7 +11,8 @@
 //   still gets a goodbye line, sent under coil::shield with its own deadline (docs/shutdown.md).
 // Try it:  build/examples/chat_server --port 7000        then, in two or more shells,
 //          nc 127.0.0.1 7000        (type lines; the others see them as "guestN: line")
-// Flags:   --port N (default 0: the kernel picks; "listening on ADDR:PORT" says which), --help.
+// Flags:   --port N (default 0: the kernel picks; "listening on ADDR:PORT" says which),
+//          --deadline MS (per delivery; default 5000), --help.
 //          Exit 0 after a signal.
 
 #include <algorithm>
@@ -32,13 +33,14 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::string_view usage =
-    "usage: chat_server [--port N] [--help]\n"
-    "  --port N    port on 127.0.0.1 (default 0: the kernel picks one)\n"
+    "usage: chat_server [--port N] [--deadline MS] [--help]\n"
+    "  --port N       port on 127.0.0.1 (default 0: the kernel picks one)\n"
+    "  --deadline MS  a client that takes longer to take a line is dropped (default 5000)\n"
     "Prints 'listening on ADDR:PORT'; each line a client sends goes to every other client.\n"
     "Exits 0 on SIGINT/SIGTERM.\n";
 
 constexpr std::size_t max_line = 1024;      // bytes, with the line end
-constexpr auto delivery_deadline = 5s;      // a client that takes longer to take a line is dropped
+std::chrono::milliseconds delivery_deadline = 5s;  // a client that takes longer to take a line is dropped
 
 struct client {
     coil::tcp_stream stream;
@@ -53,15 +55,18 @@ struct room {
     int joined = 0;
 };
 
-coil::task<void> deliver(client_ptr to, std::shared_ptr<const std::string> line) {
+using text_ptr = std::shared_ptr<const std::string>;  // one copy of a line for all its deliveries
+text_ptr text(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+coil::task<void> deliver(client_ptr to, text_ptr line) {
     auto sent = co_await coil::with_timeout(to->stream.send_all(std::as_bytes(std::span(*line))), delivery_deadline);
     // Too slow: drop the client (closing also ends its reader). Other errors (the client left,
     // or shutdown cancelled the delivery) are its reader's business.
     if (!sent && sent.error() == coil::errc::timed_out) to->stream.close();
 }
 
-void broadcast(room& r, const client* from, std::string text) {
-    auto line = std::make_shared<const std::string>(std::move(text));
+void broadcast(room& r, const client* from, std::string s) {
+    const text_ptr line = text(std::move(s));
     for (const client_ptr& c : r.clients) {
         if (c.get() != from) r.deliveries.spawn(deliver(c, line));
     }
@@ -71,7 +76,7 @@ coil::task<void> serve(room& r, coil::tcp_stream conn) {
     auto me = std::make_shared<client>(client{std::move(conn), "guest" + std::to_string(++r.joined)});
     r.clients.insert(me);
     broadcast(r, me.get(), "* " + me->name + " joined\n");
-    r.deliveries.spawn(deliver(me, std::make_shared<const std::string>("welcome, you are " + me->name + "\n")));
+    r.deliveries.spawn(deliver(me, text("welcome, you are " + me->name + "\n")));
     coil::buffered_reader reader(me->stream);
     bool skipping = false;  // in the rest of an over-long line
     for (;;) {
@@ -81,15 +86,16 @@ coil::task<void> serve(room& r, coil::tcp_stream conn) {
             skipping = false;
         } else if (line.error() == coil::errc::line_too_long) {
             // Skip it (memory stays bounded by max_line): drop what is buffered up to its end.
-            if (!skipping) r.deliveries.spawn(deliver(me, std::make_shared<const std::string>("line too long, skipped\n")));
+            if (!skipping) r.deliveries.spawn(deliver(me, text("line too long, skipped\n")));
             const auto buffered = reader.buffered();
             const auto end = std::find(buffered.begin(), buffered.end(), std::byte{'\n'});
             skipping = end == buffered.end();  // its end is yet to come
             reader.consume(static_cast<std::size_t>(end - buffered.begin()) + (skipping ? 0 : 1));
         } else {
             if (line.error() == std::errc::operation_canceled) {
-                // Shutdown: a goodbye it must not cut short, bounded by deliver's own deadline.
-                (void)co_await coil::shield(deliver(me, std::make_shared<const std::string>("server stopping, bye\n")));
+                // Shutdown (or dropped as too slow: then this fails at once). A goodbye the
+                // shutdown must not cut short, bounded by deliver's own deadline.
+                (void)co_await coil::shield(deliver(me, text("server stopping, bye\n")));
             }
             break;
         }
@@ -137,6 +143,7 @@ int main(int argc, char** argv) {
         const std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") args.help();
         else if (arg == "--port") port = static_cast<std::uint16_t>(args.number(i, 0, 65535));
+        else if (arg == "--deadline") delivery_deadline = std::chrono::milliseconds(args.number(i, 1, 3600000));
         else args.fail("unknown argument '" + std::string(arg) + "'");
     }
     std::signal(SIGPIPE, SIG_IGN);

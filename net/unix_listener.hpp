@@ -69,7 +69,11 @@ public:
 
 private:
     unix_listener(unique_fd fd, unix_endpoint local, dev_t dev, ino_t ino)
-        : listening_socket(std::move(fd)), local_(std::move(local)), dev_(dev), ino_(ino), owns_file_(!local_.is_abstract()) {}
+        : listening_socket(std::move(fd)),
+          local_(std::move(local)),
+          dev_(dev),
+          ino_(ino),
+          owns_file_(!local_.is_abstract()) {}
     void remove_file() noexcept;
 
     unix_endpoint local_;

@@ -288,6 +288,43 @@ def chat_three_clients_see_each_other_not_themselves():
         b.close()
 
 
+def chat_drops_a_client_that_does_not_read():
+    with Program(CHAT, "--port", "0", "--deadline", "200") as server:
+        port = server.port()
+        talker, _ = chat_client(port)
+        # A client that never reads, with a small receive buffer: its deliveries back up.
+        silent_sock = socket.socket()
+        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        silent_sock.settimeout(WAIT_S)
+        silent_sock.connect(("127.0.0.1", port))
+        silent_name = talker.read_line().split()[1]  # "* guestN joined"
+        lines = ("y" * 999 + "\n").encode() * 64
+        pending = b""
+        deadline = time.monotonic() + WAIT_S
+        left = f"* {silent_name} left"
+        talker.sock.setblocking(False)
+        seen = ""
+        # Talk until the server gives up on the silent client (its socket buffers, a few MB at
+        # most, fill up; then a delivery misses its 200 ms deadline).
+        while left not in seen:
+            assert time.monotonic() < deadline, "the silent client was never dropped"
+            try:
+                pending = pending or lines
+                pending = pending[talker.sock.send(pending):]
+            except BlockingIOError:
+                pass
+            try:
+                chunk = talker.sock.recv(4096)
+                assert chunk, "the server closed the talker"
+                seen = (seen + chunk.decode())[-4096:]
+            except BlockingIOError:
+                time.sleep(0.001)
+        silent_sock.close()
+        talker.close()
+        code, _, err = server.stop(signal.SIGTERM)
+        assert code == 0 and err == "", (code, err)
+
+
 def main() -> int:
     tap = Tap()
     for program in (ECHO, CLIENT, TICKER, UNIX_ECHO, CHAT):
@@ -309,6 +346,8 @@ def main() -> int:
     tap.check("chat_server: three clients see each other's lines, not their own; a leaving client "
               "and an over-long line (skipped) are handled; SIGTERM says goodbye",
               chat_three_clients_see_each_other_not_themselves)
+    tap.check("chat_server drops a client that does not read once a delivery misses its deadline",
+              chat_drops_a_client_that_does_not_read)
     return tap.finish()
 
 
