@@ -7,8 +7,9 @@
 // unix_endpoint); coil::errc::timed_out if the connect did not finish within `timeout`; or the
 // OS error: no_such_file_or_directory (no socket file), connection_refused (a file whose socket
 // is gone, or an abstract name nobody has bound), permission_denied (no write permission on the
-// socket file), resource_unavailable_try_again (the listener's backlog is full: a Unix connect
-// does not wait for room).
+// socket file). A listener whose backlog is full makes the kernel answer EAGAIN; depending on
+// the backend and kernel the connect then waits for room (until `timeout`) or ends with
+// resource_unavailable_try_again: bound it with `timeout` (not tested here).
 // Timeout: as tcp_connect's (measured from when the task starts; nanoseconds::max() means none).
 // Cancellation: honours the task's cancel token (operation_canceled).
 
