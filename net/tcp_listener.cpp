@@ -33,18 +33,12 @@ result<tcp_listener> tcp_listener::bind(const ip_endpoint& endpoint, const liste
     sockaddr_storage bound{};
     socklen_t len = sizeof bound;
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &len) != 0) return errno_code(errno);
-    tcp_listener listener;
-    listener.local_ = ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), len).value_or(endpoint);
-    listener.handle_ = io_handle(std::move(fd));
-    listener.connections_ = acceptor(listener.handle_.fd());
-    return listener;
+    return tcp_listener(std::move(fd),
+                        ip_endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), len).value_or(endpoint));
 }
 
 task<result<tcp_stream>> tcp_listener::accept() {
-    // Counted as in flight on the listener's fd: close() then cancels the wait (the acceptor
-    // ends it with operation_canceled on both backends) and the fd closes after it.
-    auto in_use = handle_.hold();
-    auto conn = co_await connections_.accept();
+    auto conn = co_await accept_fd();
     if (!conn) co_return conn.error();
     co_return tcp_stream(std::move(*conn));
 }

@@ -8,24 +8,18 @@
 //     }
 //
 // Result: accept yields a connected stream (non-blocking, close-on-exec), or the OS error.
-// On io_uring one multishot accept serves all accept() calls (see runtime/acceptor.hpp).
-// EMFILE/ENFILE (out of fds) and ECONNABORTED are ordinary results: a server should back off
-// and keep serving, not stop.
-// Cancellation: accept honours the task's cancel token; if the kernel had already accepted, the
-// connection is returned (never leaked). Closing the listener (close() or destruction) while
-// other tasks wait in accept() ends each of those accepts with operation_canceled, on both
-// backends (as Asio does; an accept loop stops on it), and the fd closes after them; an accept()
-// started after close() gets bad_file_descriptor.
-// Lifetime: a listener may outlive its event loop (declared outside coil::run): it is safe to
-// destroy afterwards, and usable on a later loop of the same thread (docs/lifetimes.md).
-// Threading: loop thread only.
+// Accepting, closing, cancellation, lifetime and threading are coil::listening_socket's
+// (net/listening_socket.hpp), shared with unix_listener: on io_uring one multishot accept serves
+// all accept() calls; EMFILE/ENFILE and ECONNABORTED are ordinary results (back off, keep
+// serving); closing the listener ends the accepts waiting in other tasks with operation_canceled.
 
 #include <sys/socket.h>
 
+#include <utility>
+
 #include "coil/net/ip_endpoint.hpp"
+#include "coil/net/listening_socket.hpp"
 #include "coil/net/tcp_stream.hpp"
-#include "coil/runtime/acceptor.hpp"
-#include "coil/runtime/io_handle.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/task.hpp"
 
@@ -38,7 +32,7 @@ struct listen_options {
     bool v6_only = false;      ///< IPV6_V6ONLY for an IPv6 endpoint
 };
 
-class tcp_listener {
+class tcp_listener : public listening_socket {
 public:
     tcp_listener() noexcept = default;
 
@@ -50,16 +44,10 @@ public:
 
     /// The bound address, with the port the kernel chose for port 0.
     [[nodiscard]] ip_endpoint local_endpoint() const noexcept { return local_; }
-    [[nodiscard]] int native_handle() const noexcept { return handle_.fd(); }
-    [[nodiscard]] bool is_open() const noexcept { return handle_.valid(); }
-    void close() noexcept {
-        connections_ = acceptor();  // drains the multishot before the fd goes
-        handle_.reset();
-    }
 
 private:
-    io_handle handle_;
-    acceptor connections_;  // declared after handle_: destroyed (and drained) before it closes
+    tcp_listener(unique_fd fd, const ip_endpoint& local) : listening_socket(std::move(fd)), local_(local) {}
+
     ip_endpoint local_;
 };
 

@@ -5,85 +5,29 @@
 //     if (!n) { /* n.error(): coil::errc::eof when the peer closed, else the OS error */ }
 //     auto ok = co_await stream.send_all(reply);       // transfer_result: if (!ok) ok.error()
 //
-// Result: recv yields the bytes received (> 0), errc::eof once the peer shut down its side, or the
-// OS error (connection_reset, ...). send may send fewer bytes than given; send_all sends them all
-// and recv_exact fills the whole buffer, and on error both say how many bytes went through before
-// it (transfer_result::transferred). A closed peer gives broken_pipe, never SIGPIPE.
-// Empty buffers: recv, send, send_all and recv_exact with an empty buffer complete at once with
-// 0 bytes (success), without waiting and without a syscall (see runtime/io.hpp).
-// Lifetime: buffers must stay valid until the co_await finishes. Move-only; the stream closes
-// when destroyed, after any operation still in flight in another task has completed (those are
-// cancelled first, see io_handle). A stream may outlive its event loop (docs/lifetimes.md).
-// Cancellation: every operation honours the awaiting task's cancel token. Closing the stream
-// (close() or destruction) while another task's recv/send/send_all/recv_exact is pending ends
-// that operation with operation_canceled, on both backends (send_all and recv_exact still say
-// how much went through); an operation started after close() gets bad_file_descriptor, also one
-// made before it and awaited after (a recv handed to with_timeout or when_all, for instance).
-// Threading: use a stream on the loop thread that created it.
-
-#include <cstddef>
-#include <span>
-#include <system_error>
+// The stream operations (recv, send, send_all with its ordering and gathered form, recv_exact,
+// shutdown, close) and their contract (results, empty buffers, lifetime, cancellation, threading)
+// are coil::stream_socket's, in net/stream_socket.hpp, shared with unix_stream. Added here: the
+// TCP option TCP_NODELAY and the IP endpoints of both ends.
 
 #include "coil/net/ip_endpoint.hpp"
-#include "coil/runtime/io.hpp"
-#include "coil/runtime/io_handle.hpp"
+#include "coil/net/stream_socket.hpp"
 #include "coil/runtime/result.hpp"
-#include "coil/runtime/task.hpp"
-#include "coil/runtime/transfer_result.hpp"
 #include "coil/runtime/unique_fd.hpp"
 
 namespace coil {
 
-enum class shutdown_how { read = 0, write = 1, both = 2 };
-
-class tcp_stream {
+class tcp_stream : public stream_socket {
 public:
     tcp_stream() noexcept = default;
     /// Takes a connected, non-blocking TCP socket.
-    explicit tcp_stream(unique_fd fd) : handle_(std::move(fd)) {}
+    explicit tcp_stream(unique_fd fd) : stream_socket(std::move(fd)) {}
 
-    [[nodiscard]] bool is_open() const noexcept { return handle_.valid(); }
-    [[nodiscard]] int native_handle() const noexcept { return handle_.fd(); }
-
-    /// Receives up to buf.size() bytes.
-    auto recv(std::span<std::byte> buf) const noexcept { return handle_.track(coil::recv(handle_.fd(), buf)); }
-    /// Sends up to buf.size() bytes; the result says how many were sent.
-    auto send(std::span<const std::byte> buf) const noexcept {
-        return handle_.track(coil::send(handle_.fd(), buf));
-    }
-    /// Sends all of `buf` (several sends if the socket buffer is full). On error (broken_pipe,
-    /// operation_canceled, ...) transferred() says how many bytes were sent before it.
-    /// Ordering: concurrent send_all calls on one stream never interleave: each goes out whole,
-    /// in the order the calls were made (a FIFO of waiting writers, used only under contention;
-    /// a lone writer pays one flag test). A call cancelled while it waits for its turn returns
-    /// operation_canceled with 0 bytes sent; closing the stream ends the waiting ones the same
-    /// way. Plain send() does not take a turn: mixing send() with a concurrent send_all on one
-    /// stream may interleave.
-    task<transfer_result> send_all(std::span<const std::byte> buf) const;
-    /// Gathered: sends all the bytes of `bufs`, in order, with sendmsg(2) (io_uring:
-    /// IORING_OP_SENDMSG), as one message for the ordering above; like send_all of their
-    /// concatenation, without copying them together. transferred() counts across the buffers;
-    /// empty buffers are skipped, and a total of 0 bytes completes at once. The buffers (and the
-    /// span of them) must stay valid until the co_await finishes.
-    task<transfer_result> send_all(std::span<const std::span<const std::byte>> bufs) const;
-    /// Receives exactly buf.size() bytes; errc::eof if the stream ends first. On error
-    /// transferred() says how many bytes were received (into the start of `buf`) before it.
-    task<transfer_result> recv_exact(std::span<std::byte> buf) const;
-
-    /// shutdown(2): for write, the peer's recv then sees end of stream.
-    result<void> shutdown(shutdown_how how = shutdown_how::write) const noexcept;
     /// TCP_NODELAY: send small messages at once instead of coalescing them (Nagle).
     result<void> set_nodelay(bool on = true) const noexcept;
 
     [[nodiscard]] result<ip_endpoint> local_endpoint() const;
     [[nodiscard]] result<ip_endpoint> peer_endpoint() const;
-
-    /// Closes now (or, with operations in flight elsewhere, cancels them and closes after).
-    void close() noexcept { handle_.reset(); }
-
-private:
-    io_handle handle_;
 };
 
 }  // namespace coil

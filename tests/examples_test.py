@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs each example in examples/ briefly on loopback (port 0) and checks what it prints.
 
-Usage: examples_test.py ECHO TCP_CLIENT TICKER   (the built programs; output is TAP)
+Usage: examples_test.py ECHO TCP_CLIENT TICKER UNIX_ECHO CHAT_SERVER   (the built programs; TAP)
 Every process started here is stopped by its PID; every wait is bounded.
 """
 import os
@@ -10,13 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 from tap import Tap  # noqa: E402
 
-ECHO, CLIENT, TICKER = sys.argv[1:4]
+ECHO, CLIENT, TICKER, UNIX_ECHO, CHAT = sys.argv[1:6]
 WAIT_S = 20  # bound on any single wait; normal runs take milliseconds
 
 
@@ -60,6 +61,42 @@ class Program:
         os.set_blocking(self.proc.stdout.fileno(), True)
         out, err = self.proc.communicate(timeout=WAIT_S)
         return self.proc.returncode, (self.buffered + out).decode(), err.decode()
+
+
+class LineClient:
+    """A TCP or Unix socket client reading whole lines, every wait bounded by WAIT_S."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sock.settimeout(WAIT_S)
+        self.buffered = b""
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode())
+
+    def read_line(self) -> str:
+        while b"\n" not in self.buffered:
+            chunk = self.sock.recv(4096)
+            assert chunk, f"connection closed; had {self.buffered!r}"
+            self.buffered += chunk
+        line, self.buffered = self.buffered.split(b"\n", 1)
+        return line.decode()
+
+    def lines_until(self, wanted: str) -> list[str]:
+        """The lines read up to and including `wanted` (which must come within WAIT_S)."""
+        lines = []
+        while not lines or lines[-1] != wanted:
+            lines.append(self.read_line())
+        return lines
+
+    def read_to_eof(self) -> bytes:
+        data = self.buffered
+        while chunk := self.sock.recv(4096):
+            data += chunk
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -156,9 +193,141 @@ def ticker_stops_gracefully_on_sigint():
         assert summary.startswith("stopped (Interrupt") and " ticks; " in summary, out
 
 
+def unix_echo_echoes_and_removes_its_socket_file():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "echo.sock")
+        with Program(UNIX_ECHO, "--path", path) as server:
+            assert server.read_line() == f"listening on {path}"
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(WAIT_S)
+                s.connect(path)
+                s.sendall(b"hello unix")
+                got = b""
+                while len(got) < 10:
+                    chunk = s.recv(64)
+                    assert chunk, got
+                    got += chunk
+                assert got == b"hello unix", got
+            line = server.read_line()
+            assert line == f"connection from pid {os.getpid()} uid {os.getuid()}", line
+            code, _, err = server.stop(signal.SIGTERM)
+            assert code == 0 and err == "", (code, err)
+        assert not os.path.exists(path), "socket file left behind"
+
+
+def unix_echo_replaces_a_stale_socket_file_and_refuses_a_regular_one():
+    with tempfile.TemporaryDirectory() as tmp:
+        stale = os.path.join(tmp, "stale.sock")
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(stale)  # closed without listening: the file stays, nobody answers
+        with Program(UNIX_ECHO, "--path", stale) as server:
+            assert server.read_line() == f"listening on {stale}"
+            code, _, _ = server.stop(signal.SIGINT)
+            assert code == 0, code
+        regular = os.path.join(tmp, "notes.txt")
+        Path(regular).write_text("mine")
+        r = run(UNIX_ECHO, "--path", regular)
+        assert r.returncode == 1 and "Address already in use" in r.stderr, (r.returncode, r.stderr)
+        assert Path(regular).read_text() == "mine"
+
+
+def unix_echo_on_an_abstract_name():
+    name = f"coil-examples-test-{os.getpid()}"
+    with Program(UNIX_ECHO, "--abstract", name) as server:
+        assert server.read_line() == f"listening on @{name}"
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(WAIT_S)
+            s.connect("\0" + name)
+            s.sendall(b"abstract")
+            assert s.recv(64) == b"abstract"
+        code, _, _ = server.stop(signal.SIGTERM)
+        assert code == 0, code
+
+
+def chat_client(port: int) -> tuple[LineClient, str]:
+    c = LineClient(socket.create_connection(("127.0.0.1", port), timeout=WAIT_S))
+    welcome = c.read_line()
+    assert welcome.startswith("welcome, you are "), welcome
+    return c, welcome.rsplit(" ", 1)[1]
+
+
+def chat_three_clients_see_each_other_not_themselves():
+    with Program(CHAT, "--port", "0") as server:
+        port = server.port()
+        a, a_name = chat_client(port)
+        b, b_name = chat_client(port)
+        c, c_name = chat_client(port)
+        a.lines_until(f"* {c_name} joined")  # everyone is in the room now
+        b.lines_until(f"* {c_name} joined")
+        a.send("hello from a\n")
+        for other in (b, c):
+            other.lines_until(f"{a_name}: hello from a")
+        b.send("hi from b\r\n")  # CRLF: the CR is not part of the line
+        for other in (a, c):
+            other.lines_until(f"{b_name}: hi from b")
+        # a's own line never came back to a: b's line, sent after b saw a's, arrived without it.
+        c.send("marker\n")
+        seen_by_a = a.lines_until(f"{c_name}: marker")
+        assert not any("hello from a" in line for line in seen_by_a), seen_by_a
+        # A client leaves; the others are told and go on talking.
+        c.close()
+        a.lines_until(f"* {c_name} left")
+        b.lines_until(f"* {c_name} left")
+        b.send("still here\n")
+        a.lines_until(f"{b_name}: still here")
+        # An over-long line is skipped, its sender told; the next line goes through.
+        b.send("x" * 3000 + "\nafter\n")
+        b.lines_until("line too long, skipped")
+        seen_by_a = a.lines_until(f"{b_name}: after")
+        assert not any("xxx" in line for line in seen_by_a), seen_by_a
+        code, out, err = server.stop(signal.SIGTERM)
+        assert code == 0 and err == "", (code, err)
+        # Shutdown: the remaining client is told (a shielded send) before its connection ends.
+        assert a.read_to_eof().decode().endswith("server stopping, bye\n")
+        a.close()
+        b.close()
+
+
+def chat_drops_a_client_that_does_not_read():
+    with Program(CHAT, "--port", "0", "--deadline", "200") as server:
+        port = server.port()
+        talker, _ = chat_client(port)
+        # A client that never reads, with a small receive buffer: its deliveries back up.
+        silent_sock = socket.socket()
+        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        silent_sock.settimeout(WAIT_S)
+        silent_sock.connect(("127.0.0.1", port))
+        silent_name = talker.read_line().split()[1]  # "* guestN joined"
+        lines = ("y" * 999 + "\n").encode() * 64
+        pending = b""
+        deadline = time.monotonic() + WAIT_S
+        left = f"* {silent_name} left"
+        talker.sock.setblocking(False)
+        seen = ""
+        # Talk until the server gives up on the silent client (its socket buffers, a few MB at
+        # most, fill up; then a delivery misses its 200 ms deadline).
+        while left not in seen:
+            assert time.monotonic() < deadline, "the silent client was never dropped"
+            try:
+                pending = pending or lines
+                pending = pending[talker.sock.send(pending):]
+            except BlockingIOError:
+                pass
+            try:
+                chunk = talker.sock.recv(4096)
+                assert chunk, "the server closed the talker"
+                seen = (seen + chunk.decode())[-4096:]
+            except BlockingIOError:
+                time.sleep(0.001)
+        silent_sock.close()
+        talker.close()
+        code, _, err = server.stop(signal.SIGTERM)
+        assert code == 0 and err == "", (code, err)
+
+
 def main() -> int:
     tap = Tap()
-    for program in (ECHO, CLIENT, TICKER):
+    for program in (ECHO, CLIENT, TICKER, UNIX_ECHO, CHAT):
         tap.check(f"{Path(program).name} --help prints its usage", help_works(program))
     tap.check("tcp_client gets its message back from echo; echo is quiet and exits 0 on SIGTERM",
               client_gets_its_echo)
@@ -169,6 +338,16 @@ def main() -> int:
               client_reports_a_server_that_closes_mid_reply)
     tap.check("ticker stops after --count ticks", ticker_stops_after_count)
     tap.check("ticker stops gracefully on SIGINT", ticker_stops_gracefully_on_sigint)
+    tap.check("unix_echo echoes over a socket file, reports the peer, removes the file on SIGTERM",
+              unix_echo_echoes_and_removes_its_socket_file)
+    tap.check("unix_echo replaces a stale socket file and refuses (and keeps) a regular file",
+              unix_echo_replaces_a_stale_socket_file_and_refuses_a_regular_one)
+    tap.check("unix_echo on an abstract name", unix_echo_on_an_abstract_name)
+    tap.check("chat_server: three clients see each other's lines, not their own; a leaving client "
+              "and an over-long line (skipped) are handled; SIGTERM says goodbye",
+              chat_three_clients_see_each_other_not_themselves)
+    tap.check("chat_server drops a client that does not read once a delivery misses its deadline",
+              chat_drops_a_client_that_does_not_read)
     return tap.finish()
 
 

@@ -1,0 +1,56 @@
+#pragma once
+// coil::listening_socket: a listening stream socket's fd and its acceptor; the base of
+// tcp_listener and unix_listener (one accept path, whatever the family).
+//
+// Result: accept_fd yields a connected socket (non-blocking, close-on-exec), or the OS error.
+// On io_uring one multishot accept serves all accept calls (see runtime/acceptor.hpp).
+// EMFILE/ENFILE (out of fds) and ECONNABORTED are ordinary results: a server should back off
+// and keep serving, not stop.
+// Cancellation: accept honours the task's cancel token; if the kernel had already accepted, the
+// connection is returned (never leaked). Closing the listener (close() or destruction) while
+// other tasks wait in accept ends each of those accepts with operation_canceled, on both
+// backends (as Asio does; an accept loop stops on it), and the fd closes after them; an accept
+// started after close() gets bad_file_descriptor.
+// Lifetime: a listener may outlive its event loop (declared outside coil::run): it is safe to
+// destroy afterwards, and usable on a later loop of the same thread (docs/lifetimes.md).
+// Threading: loop thread only.
+// Not used on its own: its constructors are protected; the derived listener's accept() wraps
+// accept_fd() in its stream type.
+
+#include <utility>
+
+#include "coil/runtime/acceptor.hpp"
+#include "coil/runtime/io_handle.hpp"
+#include "coil/runtime/result.hpp"
+#include "coil/runtime/task.hpp"
+#include "coil/runtime/unique_fd.hpp"
+
+namespace coil {
+
+class listening_socket {
+public:
+    [[nodiscard]] int native_handle() const noexcept { return handle_.fd(); }
+    [[nodiscard]] bool is_open() const noexcept { return handle_.valid(); }
+    void close() noexcept {
+        connections_ = acceptor();  // drains the multishot before the fd goes
+        handle_.reset();
+    }
+
+protected:
+    listening_socket() noexcept = default;
+    /// Takes a bound, listening, non-blocking socket. Needs the thread's event loop (for the fd
+    /// owner and the acceptor; std::logic_error without one).
+    explicit listening_socket(unique_fd fd) : handle_(std::move(fd)), connections_(handle_.fd()) {}
+    listening_socket(listening_socket&&) noexcept = default;
+    listening_socket& operator=(listening_socket&&) noexcept = default;
+    ~listening_socket() = default;
+
+    /// Waits for and accepts one connection: its fd.
+    task<result<unique_fd>> accept_fd();
+
+private:
+    io_handle handle_;
+    acceptor connections_;  // declared after handle_: destroyed (and drained) before it closes
+};
+
+}  // namespace coil
