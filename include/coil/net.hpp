@@ -8,3 +8,4 @@
 #include "coil/net/tcp_connect.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/net/tcp_stream.hpp"
+#include "coil/net/udp_socket.hpp"

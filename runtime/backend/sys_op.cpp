@@ -55,6 +55,8 @@ int once(io_op& op) noexcept {
         case op_code::sendmsg:
             return result_of(::sendmsg(op.fd, static_cast<const msghdr*>(op.data),
                                        op.flags | MSG_DONTWAIT | MSG_NOSIGNAL));
+        case op_code::recvmsg:
+            return result_of(::recvmsg(op.fd, static_cast<msghdr*>(op.data), op.flags | MSG_DONTWAIT));
         case op_code::accept: return result_of(::accept4(op.fd, op.addr, op.addrlen, op.flags));
         case op_code::accept_multishot: return -EINVAL;  // io_uring only
         case op_code::connect: return connect_step(op);

@@ -34,7 +34,7 @@ std::uint64_t wake_read_sink = 0;
 
 constexpr std::array required_opcodes = {
     IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_RECV,     IORING_OP_SEND,
-    IORING_OP_SENDMSG, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD,
+    IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD,
     IORING_OP_ASYNC_CANCEL,
 };
 
@@ -211,6 +211,9 @@ void uring_backend::prep(io_uring_sqe& sqe, io_op& op) noexcept {
             break;
         case op_code::sendmsg:  // IORING_OP_SENDMSG
             io_uring_prep_sendmsg(&sqe, op.fd, static_cast<const msghdr*>(op.data), op.flags | MSG_NOSIGNAL);
+            break;
+        case op_code::recvmsg:  // IORING_OP_RECVMSG; writes msg_namelen and msg_flags back too
+            io_uring_prep_recvmsg(&sqe, op.fd, static_cast<msghdr*>(op.data), static_cast<unsigned>(op.flags));
             break;
         case op_code::accept:
             io_uring_prep_accept(&sqe, op.fd, op.addr, op.addrlen, op.flags);

@@ -22,6 +22,7 @@ enum class op_code : std::uint8_t {
     recv,
     send,
     sendmsg,  // data: the msghdr (its iovecs and buffers stay valid until completion); len: total
+    recvmsg,  // data: the msghdr (kernel writes msg_namelen, msg_flags and the buffers); len: total
     accept,
     accept_multishot,  // io_uring only: one submission, a completion per connection
     connect,
@@ -31,10 +32,12 @@ enum class op_code : std::uint8_t {
 };
 
 // Ops that move bytes between a buffer and the fd (len counts). One with len == 0 completes at
-// once with 0, without reaching a backend: see event_loop::start_io.
+// once with 0, without reaching a backend: see event_loop::start_io. sendmsg and recvmsg are not
+// among them: on a datagram socket an empty message is a real datagram (a 0-byte sendmsg sends
+// one, a 0-byte recvmsg waits for and consumes one), so they always reach the kernel.
 inline bool transfers_data(op_code code) noexcept {
     return code == op_code::read || code == op_code::write || code == op_code::recv ||
-           code == op_code::send || code == op_code::sendmsg;
+           code == op_code::send;
 }
 
 struct io_op : ready_node {
@@ -47,7 +50,7 @@ struct io_op : ready_node {
     int res = 0;                    // >= 0: the syscall's result; < 0: -errno
 
     // Arguments; which ones count depends on `code`.
-    void* data = nullptr;                 // read/write/recv/send buffer; sendmsg: msghdr*
+    void* data = nullptr;                 // read/write/recv/send buffer; sendmsg/recvmsg: msghdr*
     std::uint32_t len = 0;
     int flags = 0;                        // recv/send msg flags, accept4 flags
     std::uint64_t offset = ~std::uint64_t{0};  // read/write: file offset, ~0 = current position
