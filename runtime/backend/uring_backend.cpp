@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "coil/runtime/backend/ops/dispatch.hpp"
 #include "coil/runtime/log.hpp"
 
 namespace coil::detail {
@@ -33,9 +34,9 @@ constexpr std::uint8_t stage_waiting_readiness = 1;
 std::uint64_t wake_read_sink = 0;
 
 constexpr std::array required_opcodes = {
-    IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_RECV,     IORING_OP_SEND,
-    IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD,
-    IORING_OP_ASYNC_CANCEL,
+    IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE,   IORING_OP_RECV,    IORING_OP_SEND,
+    IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE,
+    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
 };
 
 std::string flag_names(unsigned flags) {
@@ -169,7 +170,7 @@ void uring_backend::forget_fd(int fd) noexcept {
 }
 
 void uring_backend::use_fixed_file(io_uring_sqe& sqe, const io_op& op) const noexcept {
-    if (op.code == op_code::close || op.fd < 0) return;  // close takes a real fd
+    if (op.fd < 0 || ops::traits_of(op.code).closes_fd) return;  // close takes a real fd
     const auto slot = static_cast<std::size_t>(op.fd);
     if (slot < fixed_.size() && fixed_[slot]) sqe.flags |= IOSQE_FIXED_FILE;  // sqe.fd is the slot
 }
@@ -201,51 +202,26 @@ void uring_backend::prep(io_uring_sqe& sqe, io_op& op) noexcept {
     // KERNEL-OWNS: op.data / op.addr / op.addrlen point into the awaiter (or the buffer the
     // awaiter borrows); the awaiter's destructor calls abandon(), which returns only after this
     // op's CQE, so they outlive every kernel access.
-    switch (op.code) {
-        case op_code::nop: io_uring_prep_nop(&sqe); break;
-        case op_code::read: io_uring_prep_read(&sqe, op.fd, op.data, op.len, op.offset); break;
-        case op_code::write: io_uring_prep_write(&sqe, op.fd, op.data, op.len, op.offset); break;
-        case op_code::recv: io_uring_prep_recv(&sqe, op.fd, op.data, op.len, op.flags); break;
-        case op_code::send:
-            io_uring_prep_send(&sqe, op.fd, op.data, op.len, op.flags | MSG_NOSIGNAL);
-            break;
-        case op_code::sendmsg:  // IORING_OP_SENDMSG
-            io_uring_prep_sendmsg(&sqe, op.fd, static_cast<const msghdr*>(op.data), op.flags | MSG_NOSIGNAL);
-            break;
-        case op_code::recvmsg:  // IORING_OP_RECVMSG; writes msg_namelen and msg_flags back too
-            io_uring_prep_recvmsg(&sqe, op.fd, static_cast<msghdr*>(op.data), static_cast<unsigned>(op.flags));
-            break;
-        case op_code::accept:
-            io_uring_prep_accept(&sqe, op.fd, op.addr, op.addrlen, op.flags);
-            break;
-        case op_code::accept_multishot:
-            io_uring_prep_multishot_accept(&sqe, op.fd, nullptr, nullptr, op.flags);
-            break;
-        case op_code::connect:
-            io_uring_prep_connect(&sqe, op.fd, op.addr, op.connect_len);
-            break;
-        case op_code::close: io_uring_prep_close(&sqe, op.fd); break;
-        case op_code::poll_readable: io_uring_prep_poll_add(&sqe, op.fd, POLLIN); break;
-        case op_code::poll_writable: io_uring_prep_poll_add(&sqe, op.fd, POLLOUT); break;
-    }
+    ops::prep(sqe, op);
     use_fixed_file(sqe, op);
     io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
 }
 
 void uring_backend::prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept {
-    const unsigned events = op.code == op_code::write ? POLLOUT : POLLIN;
+    const unsigned events = ops::traits_of(op.code).waits_for == ops::readiness::out ? POLLOUT : POLLIN;
     io_uring_prep_poll_add(&sqe, op.fd, events);
     use_fixed_file(sqe, op);
     io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
 }
 
 bool uring_backend::start(io_op& op) noexcept {
-    if (op.code == op_code::close) forget_fd(op.fd);  // empty its fixed slot first
+    const bool closes_fd = ops::traits_of(op.code).closes_fd;
+    if (closes_fd) forget_fd(op.fd);  // empty its fixed slot first
     io_uring_sqe* sqe = next_sqe();
     if (sqe == nullptr) {
         // The kernel refuses new work until we reap. A close must still happen (its fd has left
         // its owner): do it synchronously. Anything else reports EBUSY to its caller.
-        op.res = op.code == op_code::close ? (::close(op.fd) == 0 ? 0 : -errno) : -EBUSY;
+        op.res = closes_fd ? ops::run_once(op) : -EBUSY;
         return true;
     }
     prep(*sqe, op);
@@ -376,7 +352,7 @@ void uring_backend::on_multishot_completion(io_op& op, int res, unsigned flags) 
     }
     if (more || res >= 0) multishot_accept_confirmed_ = true;
     if (op.abandoned) {
-        if (res >= 0) ::close(res);  // a connection nobody will take
+        if (res >= 0 && ops::traits_of(op.code).yields_fd) ::close(res);  // nobody will take it
         return;
     }
     if (!more) forget_pending_cancel(op);
@@ -410,7 +386,7 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
         }
     } else if (res == -EAGAIN && op.cancel_requested) {
         res = -ECANCELED;  // it would have waited; the owner asked it not to
-    } else if (res == -EAGAIN && (op.code == op_code::read || op.code == op_code::write)) {
+    } else if (res == -EAGAIN && ops::traits_of(op.code).reissues_after_poll) {
         // read/write on an O_NONBLOCK fd completes with -EAGAIN instead of waiting: wait for
         // readiness, then issue it again.
         if (io_uring_sqe* sqe = next_sqe()) {
@@ -427,7 +403,7 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
     forget_pending_cancel(op);
     if (op.abandoned) {
         // Nobody will look at the result; release what the kernel produced for the dead owner.
-        if (op.code == op_code::accept && res >= 0) ::close(res);
+        if (res >= 0 && ops::traits_of(op.code).yields_fd) ::close(res);
         return;
     }
     ready_.push_back(op);
