@@ -10,9 +10,9 @@
 // on both backends: no syscall, no wait, whatever the fd's state (even a closed fd gives 0, not
 // an error; recv(2) of 0 bytes would say EAGAIN on an idle socket, and waiting for data there is
 // no room for could wait forever). sendmsg and recvmsg are the exception: an empty datagram is a
-// message, so they always reach the kernel (see each). Like any op that completes without suspending it counts
-// against the task's cooperative budget. A task whose cancellation was requested still gets
-// operation_canceled.
+// message, so they always reach the kernel (see each). Like any op that completes without
+// suspending it counts against the task's cooperative budget. A task whose cancellation was
+// requested still gets operation_canceled.
 // Lifetime: buffers and addresses are borrowed and must stay valid until the co_await finishes.
 // If the awaiting task is destroyed mid-operation, the awaiter cancels the op and waits for its
 // completion before the frame goes away (docs/lifetimes.md), so the kernel never writes into it.
