@@ -115,7 +115,9 @@ bool event_loop::start_io(detail::io_op& op) noexcept {
     // An empty buffer completes at once with 0 bytes, on both backends, whatever the fd's state:
     // a recv(2) of 0 bytes on an idle socket says EAGAIN, and waiting for data the caller has no
     // room for would wait forever. It counts as an inline completion (the caller's budget).
-    if (op.len == 0 && detail::ops::traits_of(op.code).transfers_data) {
+    // Not for the message ops (sendmsg/recvmsg): an empty datagram is a message of its own.
+    const auto& traits = detail::ops::traits_of(op.code);
+    if (op.len == 0 && traits.transfers_data && !traits.empty_is_a_message) {
         op.res = 0;
         return true;
     }

@@ -9,9 +9,10 @@
 // Empty buffers: read, write, recv and send with an empty buffer complete at once with 0 bytes,
 // on both backends: no syscall, no wait, whatever the fd's state (even a closed fd gives 0, not
 // an error; recv(2) of 0 bytes would say EAGAIN on an idle socket, and waiting for data there is
-// no room for could wait forever). Like any op that completes without suspending it counts
-// against the task's cooperative budget. A task whose cancellation was requested still gets
-// operation_canceled.
+// no room for could wait forever). sendmsg and recvmsg are the exception: an empty datagram is a
+// message, so they always reach the kernel (see each). Like any op that completes without
+// suspending it counts against the task's cooperative budget. A task whose cancellation was
+// requested still gets operation_canceled.
 // Lifetime: buffers and addresses are borrowed and must stay valid until the co_await finishes.
 // If the awaiting task is destroyed mid-operation, the awaiter cancels the op and waits for its
 // completion before the frame goes away (docs/lifetimes.md), so the kernel never writes into it.
@@ -63,6 +64,12 @@ inline result<std::size_t> to_received(const io_op& op) noexcept {
     return static_cast<std::size_t>(op.res);
 }
 
+// sendmsg/recvmsg: the kernel's count as it is, 0 included (an empty datagram is a message).
+inline result<std::size_t> to_count(const io_op& op) noexcept {
+    if (op.res < 0) return errno_code(-op.res);
+    return static_cast<std::size_t>(op.res);
+}
+
 inline result<std::size_t> to_sent(const io_op& op) noexcept {
     if (op.res < 0) return errno_code(-op.res);
     return static_cast<std::size_t>(op.res);
@@ -93,6 +100,7 @@ using receive_awaitable = detail::io_awaitable<result<std::size_t>, detail::to_r
 using send_awaitable = detail::io_awaitable<result<std::size_t>, detail::to_sent>;
 using void_awaitable = detail::io_awaitable<result<void>, detail::to_void>;
 using accept_awaitable = detail::io_awaitable<result<unique_fd>, detail::to_fd>;
+using message_awaitable = detail::io_awaitable<result<std::size_t>, detail::to_count>;
 
 /// Reads up to buf.size() bytes at `offset` (or the current position).
 /// Result: bytes read (> 0), errc::eof at end of file/stream, or the OS error.
@@ -131,15 +139,38 @@ inline send_awaitable send(int fd, std::span<const std::byte> buf, int flags = 0
 
 /// Sends the buffers of `msg` (its msg_iov, in order; msg_name for an unconnected socket) in one
 /// sendmsg(2) (io_uring: IORING_OP_SENDMSG; MSG_NOSIGNAL always). May send fewer bytes than
-/// their total (the result says how many, counted across the buffers in order). A message whose
-/// buffers total 0 bytes completes at once with 0. Lifetime: `msg`, its iovec array and the
-/// buffers must stay valid until the co_await finishes (keep them in the awaiting frame).
-inline send_awaitable sendmsg(int fd, const msghdr& msg, int flags = 0) noexcept {
+/// their total on a stream socket (the result says how many, counted across the buffers in
+/// order); a datagram goes whole or not at all (std::errc::message_size if too large).
+/// Unlike send(), a message whose buffers total 0 bytes is always handed to the kernel: on a
+/// datagram socket it is a real, empty datagram (a stream socket then reports 0 at once, but
+/// stream callers should skip the call themselves, as tcp_stream::send_all does). Lifetime:
+/// `msg`, its iovec array, its address and the buffers must stay valid until the co_await
+/// finishes (keep them in the awaiting frame).
+inline message_awaitable sendmsg(int fd, const msghdr& msg, int flags = 0) noexcept {
     std::size_t total = 0;
     for (std::size_t i = 0; i < msg.msg_iovlen; ++i) total += msg.msg_iov[i].iov_len;
     auto op = detail::make_op(detail::op_code::sendmsg, fd, const_cast<msghdr*>(&msg), total);
     op.flags = flags;
-    return send_awaitable(op);
+    return message_awaitable(op);
+}
+
+/// Receives into the buffers of `msg` with one recvmsg(2) (io_uring: IORING_OP_RECVMSG; epoll:
+/// recvmsg with MSG_DONTWAIT, waiting for readability on EAGAIN).
+/// Result: the byte count as recvmsg(2) gives it, 0 included: on a datagram socket 0 is an empty
+/// datagram (it is never end of stream there); on a stream socket 0 with room in the buffers is
+/// end of stream, and unlike recv() it is not turned into errc::eof. As with recvmsg(2), the
+/// kernel also fills msg.msg_name (msg.msg_namelen: in, its size; out, the address length),
+/// msg.msg_control/msg_controllen and msg.msg_flags (MSG_TRUNC: the datagram was longer than the
+/// buffers and the rest is discarded), on both backends.
+/// Empty buffers: always handed to the kernel (a datagram socket waits for a datagram and
+/// consumes it, with MSG_TRUNC if it was not empty). Lifetime: as for sendmsg; the kernel writes
+/// into `msg` itself, so it must be writable and stay put until the co_await finishes.
+inline message_awaitable recvmsg(int fd, msghdr& msg, int flags = 0) noexcept {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < msg.msg_iovlen; ++i) total += msg.msg_iov[i].iov_len;
+    auto op = detail::make_op(detail::op_code::recvmsg, fd, &msg, total);
+    op.flags = flags;
+    return message_awaitable(op);
 }
 
 /// Accepts a connection on a non-blocking listening socket. The new socket is non-blocking and

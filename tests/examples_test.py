@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs each example in examples/ briefly on loopback (port 0) and checks what it prints.
 
-Usage: examples_test.py ECHO TCP_CLIENT TICKER UNIX_ECHO CHAT_SERVER   (the built programs; TAP)
+Usage: examples_test.py ECHO TCP_CLIENT TICKER UNIX_ECHO CHAT_SERVER UDP_ECHO   (the built programs; TAP)
 Every process started here is stopped by its PID; every wait is bounded.
 """
 import os
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 from tap import Tap  # noqa: E402
 
-ECHO, CLIENT, TICKER, UNIX_ECHO, CHAT = sys.argv[1:6]
+ECHO, CLIENT, TICKER, UNIX_ECHO, CHAT, UDP_ECHO = sys.argv[1:7]
 WAIT_S = 20  # bound on any single wait; normal runs take milliseconds
 
 
@@ -325,9 +325,46 @@ def chat_drops_a_client_that_does_not_read():
         assert code == 0 and err == "", (code, err)
 
 
+def udp_client_gets_its_echo():
+    with Program(UDP_ECHO, "--port", "0") as server:
+        port = server.port()
+        r = run(UDP_ECHO, "--client", "--port", str(port), "--message", "hello udp")
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert r.stdout == "hello udp\n", r.stdout
+        # Any UDP peer gets its datagram back, from the server's address, and so does an empty one.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.settimeout(WAIT_S)
+            for payload in (b"raw", b""):
+                peer.sendto(payload, ("127.0.0.1", port))
+                data, source = peer.recvfrom(100)
+                assert (data, source) == (payload, ("127.0.0.1", port)), (data, source)
+        code, _, err = server.stop(signal.SIGTERM)
+        assert code == 0, code
+        assert err == "", err
+
+
+def udp_server_stops_on_sigint():
+    with Program(UDP_ECHO, "--port", "0") as server:
+        server.port()
+        code, _, err = server.stop(signal.SIGINT)
+        assert code == 0, (code, err)
+
+
+def udp_client_reply_deadline_expires():
+    # A bound UDP socket that never answers: the datagram is delivered, no echo ever comes.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        start = time.monotonic()
+        r = run(UDP_ECHO, "--client", "--port", str(silent.getsockname()[1]), "--timeout", "200")
+        elapsed = time.monotonic() - start
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "reply: deadline expired" in r.stderr, r.stderr
+    assert elapsed >= 0.2, elapsed  # not before the deadline
+
+
 def main() -> int:
     tap = Tap()
-    for program in (ECHO, CLIENT, TICKER, UNIX_ECHO, CHAT):
+    for program in (ECHO, CLIENT, TICKER, UNIX_ECHO, CHAT, UDP_ECHO):
         tap.check(f"{Path(program).name} --help prints its usage", help_works(program))
     tap.check("tcp_client gets its message back from echo; echo is quiet and exits 0 on SIGTERM",
               client_gets_its_echo)
@@ -336,6 +373,11 @@ def main() -> int:
     tap.check("tcp_client's reply deadline expires as timed_out (exit 1)", client_reply_deadline_expires)
     tap.check("tcp_client reports a server that closes mid-reply (exit 1)",
               client_reports_a_server_that_closes_mid_reply)
+    tap.check("udp_echo --client gets its datagram back; any peer does, an empty datagram too; "
+              "the server is quiet and exits 0 on SIGTERM", udp_client_gets_its_echo)
+    tap.check("udp_echo's server exits 0 on SIGINT", udp_server_stops_on_sigint)
+    tap.check("udp_echo --client's reply deadline expires as timed_out (exit 1)",
+              udp_client_reply_deadline_expires)
     tap.check("ticker stops after --count ticks", ticker_stops_after_count)
     tap.check("ticker stops gracefully on SIGINT", ticker_stops_gracefully_on_sigint)
     tap.check("unix_echo echoes over a socket file, reports the peer, removes the file on SIGTERM",

@@ -8,6 +8,7 @@
 #include "coil/net/tcp_connect.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/net/tcp_stream.hpp"
+#include "coil/net/udp_socket.hpp"
 #include "coil/net/unix_connect.hpp"
 #include "coil/net/unix_endpoint.hpp"
 #include "coil/net/unix_listener.hpp"

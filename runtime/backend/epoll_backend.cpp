@@ -136,7 +136,8 @@ void epoll_backend::note_result(fd_entry& e, const io_op& op, int res) noexcept 
     if (!e.owned || !remembers_readiness(op.code)) return;
     // EAGAIN, or a short transfer on a stream socket: the queue is empty (or full) right now, and
     // the next change comes with an edge. End of stream (0) and errors stay ready: they repeat.
-    // A short datagram, or a MSG_PEEK (it consumes nothing), says nothing about what is queued.
+    // A short datagram (recv/recvmsg on UDP: each call takes one datagram, however many are
+    // queued behind it), or a MSG_PEEK (it consumes nothing), says nothing about what is queued.
     const bool short_transfer = ops::traits_of(op.code).transfers_data && res > 0 &&
                                 static_cast<std::uint32_t>(res) < op.len &&
                                 !(op.flags & MSG_PEEK) && is_stream_socket(e, op.fd);

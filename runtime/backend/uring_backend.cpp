@@ -34,9 +34,9 @@ constexpr std::uint8_t stage_waiting_readiness = 1;
 std::uint64_t wake_read_sink = 0;
 
 constexpr std::array required_opcodes = {
-    IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE, IORING_OP_RECV,     IORING_OP_SEND,
-    IORING_OP_SENDMSG, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE, IORING_OP_POLL_ADD,
-    IORING_OP_ASYNC_CANCEL,
+    IORING_OP_NOP,     IORING_OP_READ,    IORING_OP_WRITE,   IORING_OP_RECV,    IORING_OP_SEND,
+    IORING_OP_SENDMSG, IORING_OP_RECVMSG, IORING_OP_ACCEPT,  IORING_OP_CONNECT, IORING_OP_CLOSE,
+    IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
 };
 
 std::string flag_names(unsigned flags) {

@@ -24,6 +24,7 @@ enum class op_code : std::uint8_t {
     recv,
     send,
     sendmsg,  // data: the msghdr (its iovecs and buffers stay valid until completion); len: total
+    recvmsg,  // data: the msghdr (kernel writes msg_namelen, msg_flags and the buffers); len: total
     accept,
     accept_multishot,  // io_uring only: one submission, a completion per connection
     connect,
@@ -43,7 +44,7 @@ struct io_op : ready_node {
     int res = 0;                    // >= 0: the syscall's result; < 0: -errno
 
     // Arguments; which ones count depends on `code`.
-    void* data = nullptr;                 // read/write/recv/send buffer; sendmsg: msghdr*
+    void* data = nullptr;                 // read/write/recv/send buffer; sendmsg/recvmsg: msghdr*
     std::uint32_t len = 0;
     int flags = 0;                        // recv/send msg flags, accept4 flags
     std::uint64_t offset = ~std::uint64_t{0};  // read/write: file offset, ~0 = current position

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -615,6 +616,50 @@ TEST_P(IoTest, APeekDoesNotMarkASocketDrained) {
     auto pair = coil::testing::make_socket_pair();
     const auto got = run(recv_twice(pair.b.get(), MSG_PEEK, pair.a.get()));
     EXPECT_TRUE(got == "one" || got == "onetwo") << got;  // what was peeked is still there
+}
+
+// sendmsg/recvmsg are message ops: an empty message is a datagram, so unlike recv/send above they
+// reach the kernel with an empty buffer (a bad fd then says EBADF) and deliver an empty datagram
+// as 0 bytes, not eof.
+TEST_P(IoTest, MessageOpsWithEmptyBuffersReachTheKernelAndCarryAnEmptyDatagram) {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    coil::unique_fd a(fds[0]), b(fds[1]);
+    auto body = [&]() -> task<void> {
+        msghdr empty{};
+        auto bad = co_await coil::sendmsg(-1, empty);
+        EXPECT_EQ(bad.error(), std::errc::bad_file_descriptor);
+        auto sent = co_await coil::sendmsg(a.get(), empty);
+        EXPECT_EQ(sent.value(), 0u);
+        std::array<std::byte, 16> buf{};
+        iovec iov{buf.data(), buf.size()};
+        msghdr in{};
+        in.msg_iov = &iov;
+        in.msg_iovlen = 1;
+        auto got = co_await coil::with_timeout(coil::recvmsg(b.get(), in), 2s);
+        EXPECT_TRUE(got) << got.error().message();
+        EXPECT_EQ(got.value_or(99), 0u);
+        EXPECT_EQ(in.msg_flags & MSG_TRUNC, 0);
+    };
+    run(body());
+}
+
+TEST_P(IoTest, RecvmsgReportsATruncatedDatagramInMsgFlags) {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    coil::unique_fd a(fds[0]), b(fds[1]);
+    auto body = [&]() -> task<std::string> {
+        EXPECT_EQ(::send(a.get(), "truncated", 9, 0), 9);
+        std::array<std::byte, 4> buf{};
+        iovec iov{buf.data(), buf.size()};
+        msghdr in{};
+        in.msg_iov = &iov;
+        in.msg_iovlen = 1;
+        auto got = co_await coil::with_timeout(coil::recvmsg(b.get(), in), 2s);
+        EXPECT_NE(in.msg_flags & MSG_TRUNC, 0);
+        co_return got ? as_string(std::span(buf).first(*got)) : got.error().message();
+    };
+    EXPECT_EQ(run(body()), "trun");
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(IoTest);

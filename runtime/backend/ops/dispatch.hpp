@@ -24,6 +24,7 @@
 #include "coil/runtime/backend/ops/poll.hpp"
 #include "coil/runtime/backend/ops/read.hpp"
 #include "coil/runtime/backend/ops/recv.hpp"
+#include "coil/runtime/backend/ops/recvmsg.hpp"
 #include "coil/runtime/backend/ops/send.hpp"
 #include "coil/runtime/backend/ops/sendmsg.hpp"
 #include "coil/runtime/backend/ops/write.hpp"
@@ -42,6 +43,7 @@ template <class F>
         case op_code::recv: return std::forward<F>(fn)(recv_op{});
         case op_code::send: return std::forward<F>(fn)(send_op{});
         case op_code::sendmsg: return std::forward<F>(fn)(sendmsg_op{});
+        case op_code::recvmsg: return std::forward<F>(fn)(recvmsg_op{});
         case op_code::accept: return std::forward<F>(fn)(accept_op{});
         case op_code::accept_multishot: return std::forward<F>(fn)(accept_multishot_op{});
         case op_code::connect: return std::forward<F>(fn)(connect_op{});

@@ -50,6 +50,9 @@ struct op_traits {
     /// Moves bytes between op.data and the fd (op.len counts): a 0-byte one completes at once
     /// with 0 in event_loop::start_io and never reaches a backend.
     bool transfers_data = false;
+    /// ...except this one: a 0-byte op still reaches the kernel, because on a datagram socket an
+    /// empty message is a real datagram (sent, or waited for and consumed). sendmsg, recvmsg.
+    bool empty_is_a_message = false;
     /// io_uring: -EAGAIN means the fd is O_NONBLOCK (read/write do not wait there): poll for
     /// `waits_for`, then issue the op again.
     bool reissues_after_poll = false;

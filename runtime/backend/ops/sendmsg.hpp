@@ -1,7 +1,8 @@
 #pragma once
 // sendmsg: sendmsg(2) of the msghdr at op.data (op.len: its buffers' total) with
 // op.flags | MSG_NOSIGNAL (IORING_OP_SENDMSG on io_uring; epoll adds MSG_DONTWAIT).
-// Factory and result: coil::sendmsg() in runtime/io.hpp, to_sent.
+// A 0-byte sendmsg reaches the kernel (empty_is_a_message): on a datagram socket it sends an
+// empty datagram. Factory and result: coil::sendmsg() in runtime/io.hpp, to_count.
 
 #include "coil/runtime/backend/ops/op_traits.hpp"
 
@@ -11,7 +12,8 @@ struct sendmsg_op {
     static constexpr op_code code = op_code::sendmsg;
     static constexpr op_traits traits{.waits_for = readiness::out,
                                       .remembers_readiness = true,
-                                      .transfers_data = true};
+                                      .transfers_data = true,
+                                      .empty_is_a_message = true};
 
     static int run(io_op& op) noexcept {
         return result_of(::sendmsg(op.fd, static_cast<const msghdr*>(op.data),
