@@ -1,7 +1,7 @@
 // baseline_poll.cpp - the poll() server: one thread, non-blocking sockets, readiness by poll().
 //
-// Architecture: one event loop; every connection is a pollfd in one array, rebuilt by nobody:
-// poll() is given the whole array each time and the loop walks every entry's revents.
+// Architecture: one event loop; every connection is an entry of one pollfd array, which poll()
+// is given whole on every call, and the loop then walks every entry's revents.
 //
 // Known limits (background reading 000, 001, 003): each poll() call copies the whole array into
 // the kernel, which checks every fd, and the loop then scans every entry, so the cost per

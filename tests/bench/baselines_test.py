@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks every baseline server in bench/baselines/ on both protocols, on loopback (port 0).
 
-Usage: baselines_test.py DIR   (DIR holds the built baseline_* programs; output is TAP)
+Usage: baselines_test.py DIR [NAME...]   (DIR holds the built baseline_* programs; NAMEs, such as
+forking or "epoll --mode lt", run only those servers; output is TAP)
 
 For each server and protocol: 100 sequential and 50 concurrent clients get exact answers (echo:
 random payloads, pipelined and ping-pong; http: keep-alive, /echo bodies, pipelined requests
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "support"))
 from tap import Tap  # noqa: E402
 
 DIR = Path(sys.argv[1])
+ONLY = sys.argv[2:]
 IO_S = 30        # socket timeout: generous, the iterative server serves 50 clients in turn
 START_S = 20     # for the "listening on" line
 STOP_S = 10      # from the stop signal to the exit of the server and all its processes
@@ -87,11 +89,20 @@ def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def wait_until(predicate, seconds: float, what: str) -> None:
+def wait_until(predicate, seconds: float, what) -> None:
+    """Polls predicate() until it holds; `what` (a string, or a callable for the state at the
+    deadline) says what did not happen."""
     deadline = time.monotonic() + seconds
     while not predicate():
-        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not within {seconds} s: {what() if callable(what) else what}")
         time.sleep(0.02)
+
+
+def summary(procs: dict[int, tuple]) -> str:
+    """At most 5 processes of many, with their states."""
+    shown = ", ".join(f"{pid} ({s[0]})" for pid, s in list(procs.items())[:5])
+    return f"{len(procs)} process(es): {shown}{', ...' if len(procs) > 5 else ''}"
 
 
 def become_subreaper() -> None:
@@ -359,12 +370,12 @@ def check_processes(name: str, server: Server) -> None:
     pid = server.proc.pid
     expected_children = WORKERS if name == "preforked" else 0
     wait_until(lambda: len(descendants(pid)) == expected_children, STOP_S,
-               f"{expected_children} child processes (have {descendants(pid)})")
-    zombies = [p for p, s in descendants(pid).items() if s[0] == "Z"]
-    assert not zombies, f"zombies: {zombies}"
+               lambda: f"{expected_children} child processes (have {summary(descendants(pid))})")
+    zombies = {p: s for p, s in descendants(pid).items() if s[0] == "Z"}
+    assert not zombies, f"zombies: {summary(zombies)}"
     expected_threads = 1 + WORKERS if name == "prethreaded" else 1
     wait_until(lambda: thread_count(pid) == expected_threads, STOP_S,
-               f"{expected_threads} threads (have {thread_count(pid)})")
+               lambda: f"{expected_threads} threads (have {thread_count(pid)})")
 
 
 def check_stop(name: str, server: Server, proto: str) -> None:
@@ -391,11 +402,15 @@ def check_stop(name: str, server: Server, proto: str) -> None:
         Server.running.discard(server.proc.pid)
         assert rc == 0, f"exit code {rc} after {signo.name}: {server.errors()}"
         # Whatever it left behind is now this script's child (subreaper), alive or a zombie.
-        for pid, (_, _, started) in before.items():
-            wait_until(lambda p=pid, t=started: (stat(p) or ("", 0, -1))[2] != t, STOP_S,
-                       f"process {pid} (of {before}) left behind")
+        def gone(pid: int, started: int) -> bool:
+            s = stat(pid)
+            return s is None or s[2] != started  # gone, or the number reused
+
+        wait_until(lambda: all(gone(p, s[2]) for p, s in before.items()), STOP_S,
+                   lambda: "left behind: " + summary({p: s for p, s in before.items()
+                                                      if not gone(p, s[2])}))
         leftovers = kill_orphans()
-        assert not leftovers, f"processes left behind: {leftovers}"
+        assert not leftovers, f"processes left behind: {leftovers[:5]} ({len(leftovers)})"
     finally:
         for s in open_conns:
             s.close()
@@ -405,6 +420,8 @@ def main() -> int:
     become_subreaper()
     tap = Tap()
     for name, program, args, protocols in SERVERS:
+        if ONLY and name not in ONLY:
+            continue
         def help_works(program=program):
             r = subprocess.run([str(DIR / program), "--help"], capture_output=True, text=True,
                                timeout=START_S)
