@@ -232,7 +232,8 @@ class HttpConn:
 
     def _fill(self) -> None:
         chunk = self.s.recv(65536)
-        assert chunk, "the connection closed before a whole response"
+        if not chunk:
+            raise EOFError("the connection closed before a whole response")
         self.buf += chunk
 
     def response(self) -> tuple[int, dict, bytes]:
@@ -306,14 +307,13 @@ def http_edges(port: int) -> None:
         assert c.response()[0] == 405
     # A header block over 16 KiB: refused with 431, or the connection is closed.
     with HttpConn(port) as c:
-        c.send(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
         try:
+            c.send(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
             status = c.response()[0]
-            assert status == 431, status
-            assert at_eof(c.s), "not closed after 431"
-        except (AssertionError, ConnectionResetError) as e:
-            if isinstance(e, AssertionError) and "closed before" not in str(e):
-                raise
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            status = None  # closed without an answer: allowed too
+        assert status in (None, 431), status
+        assert status is None or at_eof(c.s), "not closed after 431"
     # Chunked bodies are not supported: refused (501), never misread as a next request.
     with HttpConn(port) as c:
         c.send(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
@@ -328,7 +328,7 @@ def vanishing_clients(port: int, proto: str) -> None:
         if proto == "http":
             s.sendall(b"GET / HTTP/1.1\r\nHo")
         else:
-            s.sendall(os.urandom(200000)[:65536])  # echoes pending when the reset comes
+            s.sendall(os.urandom(65536))  # echoes pending when the reset comes
         s.close()
     # Many pipelined requests whose answers the client never reads, then a reset.
     s = connect(port)
