@@ -33,8 +33,9 @@
 //
 // Known limits (background reading 001, 004): one thread, so one core is
 // the ceiling and a slow handler stalls every connection; the classic table
-// shows it holding ~2,000-2,500 requests/s to 15,000 connections, because
-// epoll_wait costs O(ready), not O(connections) as poll() does.
+// shows it holding ~1,900-2,600 requests/s up to 13,000 connections (1,281
+// at 15,000), because epoll_wait costs O(ready), not O(connections) as
+// poll() does.
 //
 // Try it:   ./baseline_epoll --port 7000     then     nc 127.0.0.1 7000
 // It prints exactly one line: "listening on 127.0.0.1:PORT" ("[::1]:PORT"

@@ -5,8 +5,9 @@
 //
 // Known limits (background reading 000, 001, 003): each poll() call copies the whole array into
 // the kernel, which checks every fd, and the loop then scans every entry, so the cost per
-// wake-up is O(connections) even when one is ready: the classic table shows it falling past
-// ~1,500 connections (2,000 -> 550 requests/s) and failing at 3,000. One thread: a slow handler
+// wake-up is O(connections) even when one is ready: the classic table shows it peaking at
+// ~2,250 requests/s around 300 connections, then 900 at 1,500, 550 at 2,000, and "wide
+// variations" from 3,000. One thread: a slow handler
 // stalls everyone, and one core is the ceiling. This is the strongest reasonable poll() server:
 // level-triggered, one read per ready fd per round (fair), TCP_NODELAY, one shared read buffer
 // for echo, O(1) removal (the last entry moves into the hole), output kept per connection only

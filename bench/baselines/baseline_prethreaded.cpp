@@ -9,12 +9,13 @@
 // accepted when a thread is free to serve it, so overload stays in the kernel's listen backlog
 // where clients see it. It is the design of the background reading (001: "acquire a lock so that
 // only one thread is blocked on accept() and all other threads wait on the mutex"). On Linux the
-// kernel would also wake a single accept() waiter without the lock; the mutex makes the order
-// FIFO-ish (futex waiters) and keeps the design portable; it is uncontended on the serving path.
+// kernel would also wake a single accept() waiter without the lock, so the mutex is not needed
+// against a thundering herd there; it keeps the design portable and is held only around
+// accept(), never while serving.
 //
 // Known limits (background reading 001, 002): no per-connection thread creation, so it is the
-// strongest of the blocking designs in the classic table (~2,200-2,600 requests/s up to 10,000
-// connections), but at most N connections are served at once: with keep-alive, connection N+1
+// strongest of the blocking designs in the classic table (~2,200-2,600 requests/s up to 11,000
+// connections, 970 at 12,000), but at most N connections are served at once: with keep-alive, connection N+1
 // waits in the backlog until one of the N closes, and times out if none does (Apache's worker
 // MPM has the same ceiling per process). Memory grows with N stacks.
 //
