@@ -22,11 +22,27 @@
 // connection stops reading until the tail is flushed on EPOLLOUT; then it
 // resumes reading. Bytes are never dropped or reordered.
 //
+// --protocol http (the architecture comparison, ./dev bench arch): the same
+// loop, listener and ET registration, with the minimal HTTP/1.1 of
+// protocol.hpp. Its per-connection state (request bytes not yet complete,
+// response bytes not yet sent) lives in a separate array, so the echo path
+// above is unchanged: the only addition on it is one predictable branch per
+// event. HTTP reads to EAGAIN, answers every complete (pipelined) request
+// with one send, and like echo stops reading while a response is unsent.
+// HTTP is edge-triggered only (--mode lt is refused with it).
+//
+// Known limits (background reading 001, 004): one thread, so one core is
+// the ceiling and a slow handler stalls every connection; the classic table
+// shows it holding ~1,900-2,600 requests/s up to 13,000 connections (1,281
+// at 15,000), because epoll_wait costs O(ready), not O(connections) as
+// poll() does.
+//
 // Try it:   ./baseline_epoll --port 7000     then     nc 127.0.0.1 7000
 // It prints exactly one line: "listening on 127.0.0.1:PORT" ("[::1]:PORT"
 // for IPv6). SIGINT/SIGTERM make it close everything and exit 0.
 //
-// Build: g++ -std=c++20 -O2 -Wall -Wextra -Wpedantic -o baseline_epoll baseline_epoll.cpp
+// Build: g++ -std=c++20 -O2 -Wall -Wextra -Wpedantic -o baseline_epoll
+//            baseline_epoll.cpp protocol.cpp setup.cpp
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -43,7 +59,11 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <string>
 #include <unistd.h>
+#include <vector>
+
+#include "protocol.hpp"
 
 namespace {
 
@@ -66,14 +86,25 @@ size_t g_nconns = 0;
 char g_rbuf[kBufSize];  // shared read buffer: hot in cache, no per-conn copy
 bool g_et = true;
 int g_ep = -1;
+bool g_http = false;  // --protocol http
+
+// --protocol http only: per-connection state, indexed by fd, apart from Conn.
+struct HttpConn {
+    std::string in;   // the start of a request not yet complete
+    std::string out;  // response bytes not yet sent (reading paused meanwhile)
+    bool close_after = false;  // close once `out` is flushed
+};
+std::vector<HttpConn> g_http_conns;
 
 void usage(FILE* out, const char* argv0) {
     fprintf(out,
-            "usage: %s [--port N] [--bind ADDR] [--mode et|lt] [--help]\n"
+            "usage: %s [--port N] [--bind ADDR] [--mode et|lt] [--protocol echo|http] [--help]\n"
             "  --port N      TCP port to listen on (default 0 = kernel picks)\n"
             "  --bind ADDR   IPv4 or IPv6 literal (default 127.0.0.1)\n"
             "  --mode et|lt  epoll edge- or level-triggered (default et: ties LT\n"
             "                on 64-byte ping-pong, slightly less CPU/msg)\n"
+            "  --protocol P  echo (default) or http: minimal HTTP/1.1 with keep-alive\n"
+            "                ('Hello, World!' on /, the body echoed on /echo; et only)\n"
             "  --help        show this text\n"
             "Prints 'listening on HOST:PORT' once, echoes until SIGINT/SIGTERM.\n",
             argv0);
@@ -214,6 +245,53 @@ bool accept_all(int lfd) {
     }
 }
 
+// --protocol http: sends what it can of h.out. False on a send error.
+bool http_flush(int fd, HttpConn& h) {
+    size_t done = 0;
+    while (done < h.out.size()) {
+        ssize_t w = send(fd, h.out.data() + done, h.out.size() - done, MSG_NOSIGNAL);
+        if (w > 0) { done += static_cast<size_t>(w); continue; }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        return false;
+    }
+    h.out.erase(0, done);
+    return true;
+}
+
+// --protocol http: one epoll event (edge-triggered). Returns false to close.
+bool on_http_event(int fd, uint32_t e) {
+    if (static_cast<size_t>(fd) >= g_http_conns.size())
+        g_http_conns.resize(static_cast<size_t>(fd) + 1024);
+    HttpConn& h = g_http_conns[fd];
+    if (e & (EPOLLERR | EPOLLHUP)) return false;
+    if (!h.out.empty()) {
+        if (!http_flush(fd, h)) return false;
+        if (!h.out.empty()) return true;  // the next EPOLLOUT edge continues
+        if (h.close_after) {
+            baseline::discard_and_shutdown(fd);
+            return false;
+        }
+        // Flushed: input edges seen while backlogged were ignored, so read now.
+    }
+    for (;;) {  // ET: read to EAGAIN
+        ssize_t r = recv(fd, g_rbuf, kBufSize, 0);
+        if (r == 0) return false;
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK;
+        }
+        h.in.append(g_rbuf, static_cast<size_t>(r));
+        h.close_after = !baseline::http_consume(h.in, h.out);
+        if (!http_flush(fd, h)) return false;
+        if (!h.out.empty()) return true;  // backlogged: stop reading until flushed
+        if (h.close_after) {
+            baseline::discard_and_shutdown(fd);
+            return false;
+        }
+    }
+}
+
 long long now_ms() {
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -248,11 +326,19 @@ int main(int argc, char** argv) {
         } else if (!strcmp(a, "--mode") && v && (!strcmp(v, "et") || !strcmp(v, "lt"))) {
             g_et = !strcmp(v, "et");
             ++i;
+        } else if (!strcmp(a, "--protocol") && v && (!strcmp(v, "echo") || !strcmp(v, "http"))) {
+            g_http = !strcmp(v, "http");
+            ++i;
         } else {
             fprintf(stderr, "%s: bad or incomplete argument '%s'\n", argv[0], a);
             usage(stderr, argv[0]);
             return 2;
         }
+    }
+
+    if (g_http && !g_et) {
+        fprintf(stderr, "%s: --protocol http is edge-triggered only (no --mode lt)\n", argv[0]);
+        return 2;
     }
 
     sockaddr_storage ss{};
@@ -353,6 +439,13 @@ int main(int argc, char** argv) {
             }
             Conn& c = g_conns[fd];
             if (!c.open) continue;
+            if (g_http) {
+                if (!on_http_event(fd, e)) {
+                    g_http_conns[fd] = HttpConn{};
+                    close_conn(fd);
+                }
+                continue;
+            }
             bool ok;
             if (e & (EPOLLERR | EPOLLHUP)) {
                 ok = false;  // reset, or both directions shut: peer can't take echoes
