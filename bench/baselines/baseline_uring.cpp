@@ -168,7 +168,8 @@ bool grow_pool() {
     if (g_nbufs + n > g_max_buffers) n = g_max_buffers - g_nbufs;
     // Page-aligned, untouched until the kernel writes into a buffer: the resident memory follows
     // the data in flight, not the pool's size.
-    void* p = aligned_alloc(4096, static_cast<size_t>(kChunkBuffers) * g_buf_size);
+    const size_t bytes = (static_cast<size_t>(kChunkBuffers) * g_buf_size + 4095) & ~size_t{4095};
+    void* p = aligned_alloc(4096, bytes);  // (C11: the size a multiple of the alignment)
     if (!p) return false;
     g_chunks[g_nbufs / kChunkBuffers] = static_cast<char*>(p);
     for (unsigned i = 0; i < n; ++i) return_buf(static_cast<uint16_t>(g_nbufs + i));
