@@ -2,7 +2,8 @@
 """echo_bench.py - echo-server benchmark ladder for coil (Python 3 standard library; the plots
 need matplotlib, Debian's python3-matplotlib, which ./dev setup installs).
 
-Runs every server (coil on io_uring, coil on epoll, the hand-written epoll baseline) against
+Runs every server (coil on io_uring, coil on epoll, the hand-written epoll and io_uring
+baselines, and any extra server given with --server-cmd) against
 bench/echo_load over a ladder of points (connections x message size at depth 1, plus pipelined
 points at depth 16), for several rounds, interleaving the servers inside each point so they are
 measured side by side under the same machine conditions. Each run starts the server fresh, pinned
@@ -15,7 +16,8 @@ Outputs (in --out, default results/<UTC timestamp>):
   msgs_per_s.png   throughput vs connections, one panel per (size, depth), one line per server
   cpu_per_msg.png  server CPU microseconds per message, same layout
   p99_us.png       p99 latency (log y), same layout
-  summary.png      coil / baseline ratios (throughput solid, CPU per message dashed)
+  summary.png      ratios to epoll-baseline (throughput solid, CPU per message dashed)
+  summary_uring.png  coil-uring (and coil-uring-* variants) / uring-baseline, the same way
   (each plot also as .svg, the same figure as a vector file)
   logs/            server stderr + load generator stderr for every failed run
 
@@ -25,7 +27,9 @@ missing, no usable server), 130 if interrupted (partial results are written).
 
 Program paths can be overridden for testing:
   --server-cmd NAME=CMD   full server command line (shlex-split, used as is), NAME one of the
-                          server names (or a new name, which then must be listed in --servers)
+                          server names, or a new name: an extra server, run after the others
+                          (e.g. coil-uring-pooled='build/release/apps/echo_server --port 0
+                          --backend io_uring --pooled'); with --servers, list it there too
   --load-cmd CMD          load generator command prefix; the harness appends --host/--port/...
 The environment variables COIL_BENCH_LOAD_CMD and COIL_BENCH_SERVER_CMD_<NAME> (NAME upper-cased,
 '-' -> '_', e.g. COIL_BENCH_SERVER_CMD_COIL_URING) do the same; the flags win.
@@ -54,8 +58,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for plots.py, imported when plotting
 
-SERVERS = ["coil-uring", "coil-epoll", "epoll-baseline"]
+SERVERS = ["coil-uring", "coil-epoll", "epoll-baseline", "uring-baseline"]
 BASELINE = "epoll-baseline"
+URING_BASELINE = "uring-baseline"  # the reference for coil on io_uring (servers named coil-uring*)
 PIPELINE_SIZE = 64
 SERVER_START_TIMEOUT_S = 15.0
 SERVER_STOP_TIMEOUT_S = 5.0
@@ -64,7 +69,24 @@ STYLES = {
     "coil-uring": {"color": "#1f77b4"},
     "coil-epoll": {"color": "#2ca02c"},
     "epoll-baseline": {"color": "#d62728"},
+    "uring-baseline": {"color": "#9467bd"},
 }
+
+
+def ratio_pairs(servers: list[str]) -> list[tuple[str, str]]:
+    """(server, reference) pairs the table and the summary plot show: every other server against
+    epoll-baseline, and coil on io_uring (coil-uring and variants such as coil-uring-pooled)
+    against uring-baseline."""
+    pairs: list[tuple[str, str]] = []
+    if BASELINE in servers:
+        pairs += [(s, BASELINE) for s in servers if s != BASELINE]
+    if URING_BASELINE in servers:
+        pairs += [(s, URING_BASELINE) for s in servers if s.startswith("coil-uring")]
+    return pairs
+
+
+def short_name(s: str) -> str:
+    return {BASELINE: "base", URING_BASELINE: "uring-base"}.get(s, s.replace("coil-", ""))
 
 
 def eprint(*a: Any) -> None:
@@ -92,12 +114,13 @@ def name_list(s: str) -> list[str]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="echo_bench.py",
-        description="Echo-server benchmark ladder: coil (io_uring, epoll) vs a hand-written epoll "
-                    "baseline. Prints a markdown table; writes results.json, table.md and SVG plots.",
+        description="Echo-server benchmark ladder: coil (io_uring, epoll) vs hand-written epoll "
+                    "and io_uring baselines. Prints a markdown table; writes results.json, "
+                    "table.md and SVG plots.",
         epilog="Example: ./dev bench --quick --servers coil-uring,epoll-baseline")
     p.add_argument("--build", default="build/release", metavar="DIR",
                    help="meson build directory holding apps/echo_server, bench/echo_load and "
-                        "bench/baselines/baseline_epoll (default: build/release, relative to the "
+                        "bench/baselines/baseline_{epoll,uring} (default: build/release, relative to the "
                         "current directory, else to the repository root)")
     p.add_argument("--quick", action="store_true",
                    help="short ladder: 1 round, 1 s runs, 0.3 s warmup, connections 1,100,1000, "
@@ -109,8 +132,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="warmup seconds per run (default 1; quick: 0.3)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output directory (default results/<UTC YYYYmmdd-HHMMSS>)")
-    p.add_argument("--servers", type=name_list, default=list(SERVERS), metavar="LIST",
-                   help="comma list, subset of " + ",".join(SERVERS) + " (default: all)")
+    p.add_argument("--servers", type=name_list, default=None, metavar="LIST",
+                   help="comma list, subset of " + ",".join(SERVERS) + " and the extra servers "
+                        "named with --server-cmd (default: all of them)")
     p.add_argument("--connections", type=int_list, default=None, metavar="LIST",
                    help="comma list (default 1,10,100,1000,10000; quick: 1,100,1000)")
     p.add_argument("--sizes", type=int_list, default=None, metavar="LIST",
@@ -129,7 +153,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     t = p.add_argument_group("overrides (mainly for testing the harness)")
     t.add_argument("--server-cmd", action="append", default=[], metavar="NAME=CMD",
                    help="replace the full command line of server NAME (shlex-split, used as "
-                        "is; repeatable). Env: COIL_BENCH_SERVER_CMD_<NAME>, e.g. "
+                        "is; repeatable); a NAME that is not a built-in server adds an extra "
+                        "server (e.g. coil-uring-pooled=...; coil-uring* names are also compared "
+                        "with uring-baseline). Env: COIL_BENCH_SERVER_CMD_<NAME>, e.g. "
                         "COIL_BENCH_SERVER_CMD_COIL_URING")
     t.add_argument("--load-cmd", default=None, metavar="CMD",
                    help="replace the load generator command prefix; the harness appends "
@@ -170,6 +196,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if a.load_cmd is None and os.environ.get("COIL_BENCH_LOAD_CMD", "").strip():
         a.load_cmd = os.environ["COIL_BENCH_LOAD_CMD"]
 
+    if a.servers is None:  # every built-in server, then the extra ones
+        a.servers = list(SERVERS) + [n for n in a.server_overrides if n not in SERVERS]
     known = set(SERVERS) | set(a.server_overrides)
     bad = [s for s in a.servers if s not in known]
     if bad:
@@ -595,13 +623,13 @@ def render_table(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
     L.append("")
 
     shown = servers
-    ratio_servers = [s for s in ("coil-uring", "coil-epoll") if s in shown] if BASELINE in shown else []
+    pairs = ratio_pairs(shown)
     hdr = ["conns", "size", "depth"]
     for s in shown:
         hdr += [f"{s} msg/s", f"{s} p99 µs", f"{s} CPU µs/msg"]
-    for s in ratio_servers:
-        short = s.replace("coil-", "")
-        hdr += [f"{short}/base msg/s", f"{short}/base CPU/msg"]
+    for s, ref in pairs:
+        label = f"{short_name(s)}/{short_name(ref)}"
+        hdr += [f"{label} msg/s", f"{label} CPU/msg"]
     any_err = any(m["errors"] or m["failures"] or m["warnings"] for m in med.values()
                   if m["server"] in shown)
     if any_err:
@@ -621,9 +649,8 @@ def render_table(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
             if m["ok_runs"] < m["runs"]:
                 mark, footnote_partial = f" ({m['ok_runs']}/{m['runs']})", True
             row += [f_int(m["msgs_per_s"]) + mark, f_lat(m["p99_us"]), f_cpu(m["cpu_us_per_msg"])]
-        b = med[(BASELINE, c, sz, d)] if ratio_servers else None
-        for s in ratio_servers:
-            m = med[(s, c, sz, d)]
+        for s, ref in pairs:
+            m, b = med[(s, c, sz, d)], med[(ref, c, sz, d)]
             row += [f_ratio(m["msgs_per_s"], b["msgs_per_s"]),
                     f_ratio(m["cpu_us_per_msg"], b["cpu_us_per_msg"])]
         if any_err:
@@ -642,8 +669,8 @@ def render_table(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
     L.append("")
     L.append("msg/s: echoed messages per second (median over rounds); p99: round-trip latency; "
              "CPU µs/msg: server CPU time (user+sys) over the measured window / messages. "
-             "Ratios: coil server / epoll-baseline (msg/s: higher is better; CPU/msg: lower is "
-             "better).")
+             "Ratios: server / reference, `base` = epoll-baseline, `uring-base` = uring-baseline "
+             "(msg/s: higher is better; CPU/msg: lower is better).")
     if footnote_partial:
         L.append("(k/n) after msg/s: only k of n rounds succeeded; the median is over those.")
     L.append("")
@@ -702,32 +729,37 @@ def write_plots(out: Path, servers: list[str], points: list[tuple[int, int, int]
                               panels("p99_us", "p99 latency µs", log_y=True), ncols=ncols,
                               styles=STYLES, subtitle=sub)
 
-    coil = [s for s in servers if s != BASELINE]
-    if BASELINE in servers and coil:
+    # One summary per reference: summary.png against epoll-baseline, summary_uring.png against
+    # uring-baseline (coil-uring and its variants).
+    all_pairs = ratio_pairs(servers)
+    for ref, stem in ((BASELINE, "summary"), (URING_BASELINE, "summary_uring")):
+        compared = [s for s, r in all_pairs if r == ref]
+        if not compared:
+            continue
         ps = []
         styles: dict[str, dict[str, str]] = {}
-        for s in coil:
+        for s in compared:
             color = STYLES.get(s, {}).get("color")
             styles[f"{s} msg/s ratio"] = {"color": color} if color else {}
             styles[f"{s} CPU/msg ratio"] = ({"color": color, "dash": "6 4"} if color
                                              else {"dash": "6 4"})
         for sz, d in combos:
             series: dict[str, list] = {}
-            for s in coil:
+            for s in compared:
                 for metric, label in (("msgs_per_s", "msg/s ratio"),
                                       ("cpu_us_per_msg", "CPU/msg ratio")):
                     pts = []
                     for (c, sz2, d2) in points:
                         if (sz2, d2) != (sz, d):
                             continue
-                        a, b = med[(s, c, sz, d)][metric], med[(BASELINE, c, sz, d)][metric]
+                        a, b = med[(s, c, sz, d)][metric], med[(ref, c, sz, d)][metric]
                         pts.append((c, a / b if a is not None and b else None))
                     series[f"{s} {label}"] = pts
             ps.append({"title": f"{sz} B messages, depth {d}", "x_label": "connections",
-                       "y_label": "ratio to epoll-baseline", "series": series,
+                       "y_label": f"ratio to {ref}", "series": series,
                        "y_zero": False, "hlines": [(1.0, "baseline = 1")]})
-        files += plots.multi_plot(out / "summary", "coil relative to epoll-baseline",
-                                  ps, ncols=ncols, styles=styles,
+        files += plots.multi_plot(out / stem, f"relative to {ref}", ps, ncols=ncols,
+                                  styles=styles,
                                   subtitle="msg/s ratio (solid): higher is better · CPU/msg ratio "
                                            "(dashed): lower is better · " + sub)
     return files
@@ -774,6 +806,7 @@ def main(argv: list[str]) -> int:
         "coil-uring": [str(build / "apps" / "echo_server"), "--port", "0", "--backend", "io_uring"],
         "coil-epoll": [str(build / "apps" / "echo_server"), "--port", "0", "--backend", "epoll"],
         "epoll-baseline": [str(build / "bench" / "baselines" / "baseline_epoll"), "--port", "0"],
+        "uring-baseline": [str(build / "bench" / "baselines" / "baseline_uring"), "--port", "0"],
     }
     server_cmds = {s: cfg.server_overrides.get(s) or defaults[s] for s in cfg.servers}
     load_cmd = shlex.split(cfg.load_cmd) if cfg.load_cmd else [str(build / "bench" / "echo_load")]

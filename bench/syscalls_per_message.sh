@@ -26,10 +26,11 @@ declare -A servers=(
   [coil-uring]="$build/apps/echo_server --port 0 --backend io_uring"
   [coil-epoll]="$build/apps/echo_server --port 0 --backend epoll"
   [epoll-baseline]="$build/bench/baselines/baseline_epoll --port 0"
+  [uring-baseline]="$build/bench/baselines/baseline_uring --port 0"
 )
 echo "| server | conns | size | depth | msgs/s | syscalls/msg |"
 echo "|---|---:|---:|---:|---:|---:|"
-for name in coil-uring coil-epoll epoll-baseline; do
+for name in coil-uring coil-epoll epoll-baseline uring-baseline; do
   # shellcheck disable=SC2086
   taskset -c 0 ${servers[$name]} >"$out/listen" 2>/dev/null &
   pid=$!
