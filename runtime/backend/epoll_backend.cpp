@@ -22,7 +22,7 @@ constexpr std::size_t max_events = 512;
 // files, which never signal readiness, so they always try the syscall.
 bool remembers_readiness(op_code code) noexcept {
     return code == op_code::recv || code == op_code::send || code == op_code::sendmsg ||
-           code == op_code::accept;
+           code == op_code::accept || code == op_code::recv_pooled;
 }
 
 bool waits_for_write(op_code code) noexcept {

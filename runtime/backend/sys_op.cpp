@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "coil/runtime/detail/buffer_pool.hpp"
+
 namespace coil::detail {
 namespace {
 
@@ -37,6 +39,22 @@ int connect_step(io_op& op) noexcept {
     return -err;
 }
 
+// Reads into a pool buffer taken only now that the socket is (said to be) readable; gives it
+// back at once unless data arrived.
+int recv_into_pool(io_op& op) noexcept {
+    auto& pool = *static_cast<buffer_pool*>(op.data);
+    const buffer_pool::taken b = pool.take();
+    if (b.data == nullptr) return -ENOMEM;
+    const int res = result_of(::recv(op.fd, b.data, op.len, op.flags | MSG_DONTWAIT));
+    if (res <= 0) {
+        pool.give_back(b.id, b.data);
+        return res;
+    }
+    op.data = b.data;  // completed: the op now carries the buffer (never retried after this)
+    op.buffer = b.id;
+    return res;
+}
+
 int once(io_op& op) noexcept {
     switch (op.code) {
         case op_code::nop: return 0;
@@ -61,6 +79,8 @@ int once(io_op& op) noexcept {
         case op_code::close: return result_of(::close(op.fd));
         case op_code::poll_readable: return poll_now(op.fd, POLLIN);
         case op_code::poll_writable: return poll_now(op.fd, POLLOUT);
+        case op_code::recv_pooled: return recv_into_pool(op);
+        case op_code::recv_multishot: return -EINVAL;  // io_uring only
     }
     return -EINVAL;
 }
