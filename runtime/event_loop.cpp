@@ -8,6 +8,7 @@
 
 #include "coil/runtime/backend/backend.hpp"
 #include "coil/runtime/detail/buffer_pool.hpp"
+#include "coil/runtime/backend/ops/dispatch.hpp"
 #include "coil/runtime/log.hpp"
 
 namespace coil {
@@ -126,7 +127,7 @@ bool event_loop::start_io(detail::io_op& op) noexcept {
     // An empty buffer completes at once with 0 bytes, on both backends, whatever the fd's state:
     // a recv(2) of 0 bytes on an idle socket says EAGAIN, and waiting for data the caller has no
     // room for would wait forever. It counts as an inline completion (the caller's budget).
-    if (op.len == 0 && detail::transfers_data(op.code)) {
+    if (op.len == 0 && detail::ops::traits_of(op.code).transfers_data) {
         op.res = 0;
         return true;
     }

@@ -63,7 +63,7 @@ task<when_any_result<T>> when_any_of(std::vector<task<T>> tasks) {
     state.losers = &scope;
     state.on_child_done = &first_finisher_wins;
     std::vector<join_child> children;
-    children.reserve(tasks.size());
+    children.reserve(owned.size());  // not tasks: it was moved from
     for (std::size_t i = 0; i < owned.size(); ++i) {
         owned[i].inherit_cancel_token(scope.token());  // combined with the child's own token
         children.push_back(run_joined(owned[i]));

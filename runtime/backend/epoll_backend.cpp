@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <system_error>
 
+#include "coil/runtime/backend/ops/dispatch.hpp"
 #include "coil/runtime/backend/sys_op.hpp"
 
 namespace coil::detail {
@@ -18,17 +19,12 @@ namespace {
 
 constexpr std::size_t max_events = 512;
 
-// Socket ops whose results say whether the socket is drained; read/write also serve regular
-// files, which never signal readiness, so they always try the syscall.
-bool remembers_readiness(op_code code) noexcept {
-    return code == op_code::recv || code == op_code::send || code == op_code::sendmsg ||
-           code == op_code::accept || code == op_code::recv_pooled;
-}
+// The op types (runtime/backend/ops/) say which readiness each op waits for and whether its
+// result tells whether the socket is drained.
+bool remembers_readiness(op_code code) noexcept { return ops::traits_of(code).remembers_readiness; }
 
 bool waits_for_write(op_code code) noexcept {
-    return code == op_code::write || code == op_code::send || code == op_code::sendmsg ||
-           code == op_code::connect ||
-           code == op_code::poll_writable;
+    return ops::traits_of(code).waits_for == ops::readiness::out;
 }
 
 }  // namespace
@@ -141,7 +137,7 @@ void epoll_backend::note_result(fd_entry& e, const io_op& op, int res) noexcept 
     // EAGAIN, or a short transfer on a stream socket: the queue is empty (or full) right now, and
     // the next change comes with an edge. End of stream (0) and errors stay ready: they repeat.
     // A short datagram, or a MSG_PEEK (it consumes nothing), says nothing about what is queued.
-    const bool short_transfer = op.code != op_code::accept && res > 0 &&
+    const bool short_transfer = ops::traits_of(op.code).transfers_data && res > 0 &&
                                 static_cast<std::uint32_t>(res) < op.len &&
                                 !(op.flags & MSG_PEEK) && is_stream_socket(e, op.fd);
     const bool drained = res == -EAGAIN || short_transfer;
@@ -149,9 +145,9 @@ void epoll_backend::note_result(fd_entry& e, const io_op& op, int res) noexcept 
 }
 
 bool epoll_backend::start(io_op& op) noexcept {
-    if (op.code == op_code::close) {
+    if (ops::traits_of(op.code).closes_fd) {
         forget_fd(op.fd);
-        op.res = ::close(op.fd) == 0 ? 0 : -errno;
+        op.res = run_syscall(op);  // never retried
         return true;
     }
     if (op.fd < 0) {

@@ -1,6 +1,7 @@
 #pragma once
-// The plain non-blocking syscall behind each io_op, for the epoll backend (and for io_uring
-// fallbacks). Returns the result, or -errno; -EAGAIN means "not ready, wait for readiness".
+// The plain non-blocking syscall behind each io_op, for the epoll backend: the op's own run()
+// (runtime/backend/ops/), retried on EINTR (close never is). Returns the result, or -errno;
+// -EAGAIN (EWOULDBLOCK too) means "not ready, wait for readiness".
 
 #include "coil/runtime/detail/io_op.hpp"
 

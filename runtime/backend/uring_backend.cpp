@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "coil/runtime/backend/sys_op.hpp"
+#include "coil/runtime/backend/ops/dispatch.hpp"
 #include "coil/runtime/log.hpp"
 
 namespace coil::detail {
@@ -27,8 +28,7 @@ constexpr std::uint64_t wake_tag = 1;     // the read on the wake eventfd
 
 constexpr std::uint8_t stage_waiting_readiness = 1;
 
-// The provided-buffer group of the loop's receive pool (one pool per ring).
-constexpr std::uint16_t pool_buffer_group = 0;
+
 
 // Where the wake read puts the eventfd's counter. Nobody reads the value; what matters is that
 // the memory outlives every ring: io_uring_queue_exit only closes the ring fd, and the kernel
@@ -173,7 +173,7 @@ void uring_backend::forget_fd(int fd) noexcept {
 }
 
 void uring_backend::use_fixed_file(io_uring_sqe& sqe, const io_op& op) const noexcept {
-    if (op.code == op_code::close || op.fd < 0) return;  // close takes a real fd
+    if (op.fd < 0 || ops::traits_of(op.code).closes_fd) return;  // close takes a real fd
     const auto slot = static_cast<std::size_t>(op.fd);
     if (slot < fixed_.size() && fixed_[slot]) sqe.flags |= IOSQE_FIXED_FILE;  // sqe.fd is the slot
 }
@@ -194,7 +194,7 @@ std::string uring_backend::description() const {
 
 bool uring_backend::feed_buffer_pool(buffer_pool& pool) noexcept {
     std::string why;
-    buffers_ = buffer_ring::create(ring_, pool, pool_buffer_group, why);
+    buffers_ = buffer_ring::create(ring_, pool, ops::pool_buffer_group, why);
     if (buffers_ == nullptr) {
         // Pooled receives still work, the epoll way: wait for readiness, then recv into a buffer.
         buffer_ring_note_ = "no provided buffer ring (" + why + "): pooled receives wait for readiness, then recv";
@@ -220,57 +220,26 @@ void uring_backend::prep(io_uring_sqe& sqe, io_op& op) noexcept {
     // KERNEL-OWNS: op.data / op.addr / op.addrlen point into the awaiter (or the buffer the
     // awaiter borrows); the awaiter's destructor calls abandon(), which returns only after this
     // op's CQE, so they outlive every kernel access.
-    switch (op.code) {
-        case op_code::nop: io_uring_prep_nop(&sqe); break;
-        case op_code::read: io_uring_prep_read(&sqe, op.fd, op.data, op.len, op.offset); break;
-        case op_code::write: io_uring_prep_write(&sqe, op.fd, op.data, op.len, op.offset); break;
-        case op_code::recv: io_uring_prep_recv(&sqe, op.fd, op.data, op.len, op.flags); break;
-        case op_code::send:
-            io_uring_prep_send(&sqe, op.fd, op.data, op.len, op.flags | MSG_NOSIGNAL);
-            break;
-        case op_code::sendmsg:  // IORING_OP_SENDMSG
-            io_uring_prep_sendmsg(&sqe, op.fd, static_cast<const msghdr*>(op.data), op.flags | MSG_NOSIGNAL);
-            break;
-        case op_code::accept:
-            io_uring_prep_accept(&sqe, op.fd, op.addr, op.addrlen, op.flags);
-            break;
-        case op_code::accept_multishot:
-            io_uring_prep_multishot_accept(&sqe, op.fd, nullptr, nullptr, op.flags);
-            break;
-        case op_code::connect:
-            io_uring_prep_connect(&sqe, op.fd, op.addr, op.connect_len);
-            break;
-        case op_code::close: io_uring_prep_close(&sqe, op.fd); break;
-        case op_code::poll_readable: io_uring_prep_poll_add(&sqe, op.fd, POLLIN); break;
-        case op_code::poll_writable: io_uring_prep_poll_add(&sqe, op.fd, POLLOUT); break;
-        case op_code::recv_pooled:  // no buffer ring: wait for readiness, then recv (on_completion)
-            io_uring_prep_poll_add(&sqe, op.fd, POLLIN);
-            break;
-        case op_code::recv_multishot:
-            // KERNEL-OWNS: the buffers are the pool's, which outlives the ring (buffer_ring.hpp).
-            io_uring_prep_recv_multishot(&sqe, op.fd, nullptr, 0, op.flags);
-            sqe.flags |= IOSQE_BUFFER_SELECT;
-            sqe.buf_group = buffers_ ? buffers_->group() : pool_buffer_group;
-            break;
-    }
+    ops::prep(sqe, op);
     use_fixed_file(sqe, op);
     io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
 }
 
 void uring_backend::prep_readiness_wait(io_uring_sqe& sqe, io_op& op) noexcept {
-    const unsigned events = op.code == op_code::write ? POLLOUT : POLLIN;
+    const unsigned events = ops::traits_of(op.code).waits_for == ops::readiness::out ? POLLOUT : POLLIN;
     io_uring_prep_poll_add(&sqe, op.fd, events);
     use_fixed_file(sqe, op);
     io_uring_sqe_set_data64(&sqe, reinterpret_cast<std::uintptr_t>(&op));
 }
 
 bool uring_backend::start(io_op& op) noexcept {
-    if (op.code == op_code::close) forget_fd(op.fd);  // empty its fixed slot first
+    const bool closes_fd = ops::traits_of(op.code).closes_fd;
+    if (closes_fd) forget_fd(op.fd);  // empty its fixed slot first
     io_uring_sqe* sqe = next_sqe();
     if (sqe == nullptr) {
         // The kernel refuses new work until we reap. A close must still happen (its fd has left
         // its owner): do it synchronously. Anything else reports EBUSY to its caller.
-        op.res = op.code == op_code::close ? (::close(op.fd) == 0 ? 0 : -errno) : -EBUSY;
+        op.res = closes_fd ? ops::run_once(op) : -EBUSY;
         return true;
     }
     prep(*sqe, op);
@@ -415,7 +384,7 @@ void uring_backend::on_multishot_completion(io_op& op, int res, unsigned flags) 
     } else {
         if (more || res >= 0) multishot_accept_confirmed_ = true;
         if (op.abandoned) {
-            if (res >= 0) ::close(res);  // a connection nobody will take
+            if (res >= 0 && ops::traits_of(op.code).yields_fd) ::close(res);  // nobody will take it
             return;
         }
     }
@@ -452,7 +421,7 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
         }
     } else if (res == -EAGAIN && op.cancel_requested) {
         res = -ECANCELED;  // it would have waited; the owner asked it not to
-    } else if (res == -EAGAIN && (op.code == op_code::read || op.code == op_code::write)) {
+    } else if (res == -EAGAIN && ops::traits_of(op.code).reissues_after_poll) {
         // read/write on an O_NONBLOCK fd completes with -EAGAIN instead of waiting: wait for
         // readiness, then issue it again.
         if (io_uring_sqe* sqe = next_sqe()) {
@@ -469,7 +438,7 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
     forget_pending_cancel(op);
     if (op.abandoned) {
         // Nobody will look at the result; release what the kernel produced for the dead owner.
-        if (op.code == op_code::accept && res >= 0) ::close(res);
+        if (res >= 0 && ops::traits_of(op.code).yields_fd) ::close(res);
         // (A recv_pooled never holds a buffer here: abandon() requests the cancel first, and
         // pooled_readiness_done then skips the receive.)
         return;
@@ -478,7 +447,7 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
 }
 
 // A pooled receive without a buffer ring: its readiness wait (POLL_ADD) ended. On readiness, the
-// receive runs now, non-blocking, into a pool buffer taken only now (sys_op.cpp). Returns false
+// receive runs now, non-blocking, into a pool buffer taken only now (ops/recv_pooled.hpp). Returns false
 // while the op goes on (spurious readiness: wait again); true with `res` its result.
 bool uring_backend::pooled_readiness_done(io_op& op, int& res) noexcept {
     if (res < 0) return true;  // the poll failed or was cancelled: that is the result

@@ -15,6 +15,8 @@
 
 namespace coil::detail {
 
+// What each op does, per backend, is in its own type under runtime/backend/ops/ (one header per
+// op; ops/dispatch.hpp maps a code to its type). Its public factory is in runtime/io.hpp.
 enum class op_code : std::uint8_t {
     nop,
     read,
@@ -36,14 +38,8 @@ enum class op_code : std::uint8_t {
     // in `buffer` when on_multishot is called.
     recv_pooled,
     recv_multishot,
+    count_,  // not an operation: the number of op codes (keep it last)
 };
-
-// Ops that move bytes between a buffer and the fd (len counts). One with len == 0 completes at
-// once with 0, without reaching a backend: see event_loop::start_io.
-inline bool transfers_data(op_code code) noexcept {
-    return code == op_code::read || code == op_code::write || code == op_code::recv ||
-           code == op_code::send || code == op_code::sendmsg;
-}
 
 struct io_op : ready_node {
     op_code code = op_code::nop;
