@@ -122,7 +122,8 @@ public:
     /// expires (clock::time_point::max(), e.g. sleep_for(hours::max())) arms no timer.
     [[nodiscard]] std::size_t armed_timers() const noexcept { return timers_.size(); }
     /// I/O operations started on the backend and not yet completed (a multishot accept counts
-    /// once while it is armed). The backend's own wake-up read is not counted. After a task
+    /// once while it is armed, and so does a stream's multishot recv for recv_pooled on io_uring,
+    /// which stays armed between calls until the stream closes). The backend's own wake-up read is not counted. After a task
     /// holding I/O is destroyed or its operations are cancelled and reaped, this is back to
     /// what it was: 0 on a quiet loop.
     [[nodiscard]] std::size_t io_in_flight() const noexcept;
