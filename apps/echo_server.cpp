@@ -5,7 +5,9 @@
 // SIGINT/SIGTERM (stop accepting, close the connections, exit 0).
 // Try it:  build/release/apps/echo_server --port 7000   and in another shell   nc 127.0.0.1 7000
 // Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
-//          --bind ADDR (default 127.0.0.1), --backend io_uring|epoll, --verbose, --help
+//          --bind ADDR (default 127.0.0.1), --backend io_uring|epoll, --recv pooled|plain
+//          (pooled, the default: recv_pooled; plain: recv into the frame's own buffer),
+//          --verbose, --help
 
 #include <sys/resource.h>
 
@@ -25,25 +27,37 @@
 using namespace std::chrono_literals;
 
 void report_accept_error(std::error_code error);
+using echo_function = coil::task<void> (*)(coil::tcp_stream);
 
-// [readme-example-begin]
-coil::task<void> echo(coil::tcp_stream conn) {
+// --recv plain: the caller's own buffer, in the coroutine frame (16 KiB per connection, even
+// while idle); for comparison with the pooled path.
+coil::task<void> echo_plain(coil::tcp_stream conn) {
     std::array<std::byte, 16 * 1024> buf;
     for (;;) {
         auto n = co_await conn.recv(buf);
-        if (!n) co_return;  // eof, reset or shutdown: this connection is over
+        if (!n) co_return;
         auto sent = co_await conn.send_all(std::span(buf).first(*n));
-        if (!sent) co_return;  // the peer went away mid-reply
+        if (!sent) co_return;
     }
 }
 
-coil::task<void> serve(coil::tcp_listener listener) {
+// [readme-example-begin]
+coil::task<void> echo(coil::tcp_stream conn) {
+    for (;;) {
+        auto buf = co_await conn.recv_pooled();  // the loop's buffer, taken only once data came
+        if (!buf) co_return;  // eof, reset or shutdown: this connection is over
+        auto sent = co_await conn.send_all(buf->bytes());
+        if (!sent) co_return;  // the peer went away mid-reply
+    }  // (each buf goes back to the pool at the end of its iteration)
+}
+
+coil::task<void> serve(coil::tcp_listener listener, echo_function handler) {
     coil::task_group connections(co_await coil::current_cancel_token());
     for (;;) {
         auto conn = co_await listener.accept();
         if (conn) {
             (void)conn->set_nodelay();
-            connections.spawn(echo(std::move(*conn)));
+            connections.spawn(handler(std::move(*conn)));
         } else if (conn.error() == std::errc::operation_canceled) {
             break;  // shutting down: the connections are being cancelled too
         } else {
@@ -62,13 +76,17 @@ struct options {
     std::string bind = "127.0.0.1";
     std::optional<coil::backend_kind> backend;
     bool verbose = false;
+    bool plain_recv = false;  // --recv plain
 };
 
 constexpr std::string_view usage =
-    "usage: echo_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [--verbose] [--help]\n"
+    "usage: echo_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [--recv pooled|plain]\n"
+    "                   [--verbose] [--help]\n"
     "  --port N      port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR   IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
     "  --backend B   io_uring or epoll (default: io_uring where available; COIL_BACKEND wins)\n"
+    "  --recv R      pooled (default): recv_pooled, buffers from the loop's pool, none held while\n"
+    "                idle; plain: recv into a 16 KiB buffer in each connection's frame\n"
     "  --verbose     log coil's info messages too, such as the backend chosen and why\n"
     "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n";
 
@@ -99,6 +117,15 @@ options parse_options(int argc, char** argv) {
             o.verbose = true;
         } else if (arg == "--bind") {
             o.bind = value();
+        } else if (arg == "--recv") {
+            const auto mode = value();
+            if (mode == "plain") {
+                o.plain_recv = true;
+            } else if (mode == "pooled") {
+                o.plain_recv = false;
+            } else {
+                fail_usage("unknown receive mode '" + std::string(mode) + "'");
+            }
         } else if (arg == "--backend") {
             const auto name = value();
             o.backend = coil::parse_backend_kind(name);
@@ -140,7 +167,8 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals) {
     std::fflush(stdout);
     // Whichever ends first wins; a signal cancels serve(), which stops accepting and closes
     // every connection before when_any returns.
-    (void)co_await coil::when_any(serve(std::move(*listener)), until_signal(signals));
+    (void)co_await coil::when_any(serve(std::move(*listener), o.plain_recv ? echo_plain : echo),
+                                  until_signal(signals));
     co_return 0;
 }
 

@@ -31,6 +31,8 @@
 
 #include "coil/runtime/io.hpp"
 #include "coil/runtime/io_handle.hpp"
+#include "coil/runtime/pooled_buffer.hpp"
+#include "coil/runtime/pooled_recv.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/task.hpp"
 #include "coil/runtime/transfer_result.hpp"
@@ -47,6 +49,18 @@ public:
 
     /// Receives up to buf.size() bytes.
     auto recv(std::span<std::byte> buf) const noexcept { return handle_.track(coil::recv(handle_.fd(), buf)); }
+    /// Receives into a buffer of the event loop's receive pool instead of one of yours, and hands
+    /// it over: `auto buf = co_await stream.recv_pooled();` yields result<pooled_buffer>, whose
+    /// bytes() are what one receive returned (1 .. loop_options::recv_buffer_size bytes), or
+    /// errc::eof once the peer shut down its side, or the OS error. The buffer goes back to the
+    /// pool when the pooled_buffer is dropped (safe late: after close, after the loop ended).
+    /// An idle connection holds no buffer. io_uring: one multishot recv per stream with a
+    /// provided buffer ring, armed by the first call and kept between calls; what arrives before
+    /// the task asks is queued for the stream, in order. Cancellation and close: as recv (data
+    /// received meanwhile stays queued for the next call, never lost). One recv_pooled at a time
+    /// per stream (another concurrent one gets operation_in_progress); don't interleave it with
+    /// recv() while data may be queued. runtime/pooled_recv.hpp has the full contract.
+    pooled_recv_awaitable recv_pooled() const noexcept { return handle_.recv_pooled(); }
     /// Sends up to buf.size() bytes; the result says how many were sent.
     auto send(std::span<const std::byte> buf) const noexcept {
         return handle_.track(coil::send(handle_.fd(), buf));

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "coil/runtime/backend/backend.hpp"
+#include "coil/runtime/detail/buffer_pool.hpp"
 #include "coil/runtime/backend/ops/dispatch.hpp"
 #include "coil/runtime/log.hpp"
 
@@ -36,10 +37,19 @@ void ignore_sigpipe_by_default() noexcept {
 
 }  // namespace
 
-event_loop::event_loop(loop_options options) {
+event_loop::event_loop(loop_options options)
+    : recv_buffer_size_(options.recv_buffer_size),
+      recv_buffer_count_(options.recv_buffer_count),
+      recv_multishot_(options.recv_multishot) {
     if (this_thread_loop != nullptr) {
         throw std::logic_error(
             "coil::event_loop: this thread already has an event loop; use one loop per thread");
+    }
+    if (recv_buffer_size_ == 0 || recv_buffer_size_ > (1u << 30) || recv_buffer_count_ == 0 ||
+        recv_buffer_count_ > detail::buffer_pool::max_count) {
+        throw std::invalid_argument(
+            "coil::event_loop: loop_options::recv_buffer_size must be 1 .. 1 GiB and "
+            "recv_buffer_count 1 .. 32768");
     }
     ignore_sigpipe_by_default();
     detail::backend_choice choice = detail::make_backend(options.backend, ready_);
@@ -61,7 +71,9 @@ event_loop::~event_loop() {
         unbind(*b);
         b->on_loop_gone(*b);
     }
-    backend_.reset();
+    backend_.reset();  // (unregisters the provided buffer ring)
+    // Pooled buffers still held (by objects that outlive us) keep the pool's memory until dropped.
+    if (recv_pool_ != nullptr) recv_pool_->owner_gone();
     this_thread_loop = nullptr;
 }
 
@@ -130,6 +142,19 @@ void event_loop::register_fd(int fd) noexcept { backend_->register_fd(fd); }
 bool event_loop::supports_multishot_accept() const noexcept { return backend_->supports_multishot_accept(); }
 void event_loop::fd_closing(int fd) noexcept { backend_->forget_fd(fd); }
 std::size_t event_loop::io_in_flight() const noexcept { return backend_->in_flight(); }
+std::size_t event_loop::pool_buffers_in_use() const noexcept {
+    return recv_pool_ ? recv_pool_->in_use() : 0;
+}
+detail::buffer_pool* event_loop::recv_pool() noexcept {
+    if (recv_pool_ == nullptr) {
+        recv_pool_ = detail::buffer_pool::create(recv_buffer_size_, recv_buffer_count_);
+        if (recv_pool_ != nullptr && recv_multishot_) recv_pool_fed_ = backend_->feed_buffer_pool(*recv_pool_);
+    }
+    return recv_pool_;
+}
+bool event_loop::supports_multishot_recv() const noexcept {
+    return recv_pool_fed_ && backend_->supports_multishot_recv();
+}
 
 void event_loop::advance(detail::clock::duration d) {
     if (!paused_) {

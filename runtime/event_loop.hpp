@@ -17,6 +17,7 @@
 // process), so a write to a closed peer reports EPIPE; a handler the application set is kept.
 
 #include <atomic>
+#include <cstdint>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -40,6 +41,7 @@ namespace coil {
 
 namespace detail {
 class backend;
+class buffer_pool;
 }
 
 struct loop_options {
@@ -61,6 +63,22 @@ struct loop_options {
     /// timers, not from the kernel. Off (the default), the loop pays one predictable branch per
     /// clock reading and nothing else.
     bool paused_clock = false;
+
+    /// Pooled receives (tcp_stream::recv_pooled, coil::pooled_buffer): the loop keeps one pool of
+    /// `recv_buffer_count` buffers of `recv_buffer_size` bytes, made on the first pooled receive
+    /// (a loop that never uses it pays nothing). Each receive yields at most one buffer's worth.
+    /// On io_uring the pool is a provided buffer ring that multishot receives pick from; on
+    /// epoll a buffer is taken only once a socket is readable. The defaults, 4 KiB x 2048 (8 MiB
+    /// of address space, resident as it is used), keep the pool under 1 KiB per connection at
+    /// 10,000 connections; docs/backends.md says how they were chosen. Limits: size 1 .. 1 GiB,
+    /// count 1 .. 32768 (the kernel's ring limit); otherwise the loop's constructor throws
+    /// std::invalid_argument.
+    std::uint32_t recv_buffer_size = 4096;
+    std::uint32_t recv_buffer_count = 2048;
+    /// io_uring: pooled receives use a multishot recv with a provided buffer ring (the default).
+    /// false: they wait for readiness and then recv into a pool buffer, as where the kernel has
+    /// no buffer rings (for comparison, and to test that path).
+    bool recv_multishot = true;
 };
 
 class event_loop {
@@ -104,10 +122,16 @@ public:
     /// expires (clock::time_point::max(), e.g. sleep_for(hours::max())) arms no timer.
     [[nodiscard]] std::size_t armed_timers() const noexcept { return timers_.size(); }
     /// I/O operations started on the backend and not yet completed (a multishot accept counts
-    /// once while it is armed). The backend's own wake-up read is not counted. After a task
+    /// once while it is armed, and so does a stream's multishot recv for recv_pooled on io_uring,
+    /// which stays armed between calls until the stream closes). The backend's own wake-up read is not counted. After a task
     /// holding I/O is destroyed or its operations are cancelled and reaped, this is back to
     /// what it was: 0 on a quiet loop.
     [[nodiscard]] std::size_t io_in_flight() const noexcept;
+    /// Receive-pool buffers out of the pool now: held by a coil::pooled_buffer, queued for a
+    /// connection whose task has not asked for them yet, or lent to a receive in progress. 0
+    /// before the first pooled receive and on a loop whose pooled buffers were all dropped; an
+    /// idle connection holds none, on both backends.
+    [[nodiscard]] std::size_t pool_buffers_in_use() const noexcept;
 
     // ---- Time
     /// The loop's clock: the monotonic clock, or the manual one with loop_options::paused_clock.
@@ -154,6 +178,11 @@ public:
     void cancel_fd_ops(int fd) noexcept;
     void register_fd(int fd) noexcept;
     [[nodiscard]] bool supports_multishot_accept() const noexcept;
+    /// The receive pool, made on first use; null if its memory cannot be had.
+    [[nodiscard]] detail::buffer_pool* recv_pool() noexcept;
+    /// Pooled receives go through a multishot recv (io_uring with a provided buffer ring).
+    /// Call after recv_pool().
+    [[nodiscard]] bool supports_multishot_recv() const noexcept;
     /// Arms `timer` for its (already clamped) deadline; one that never expires is not armed.
     void arm_timer(detail::timer_node& timer) {
         if (!detail::never_expires(timer.deadline)) timers_.push(timer);
@@ -187,6 +216,11 @@ private:
     int inline_budget_ = inline_budget_per_resume;
     bool paused_ = false;
     detail::clock::time_point manual_now_{};
+    std::uint32_t recv_buffer_size_;
+    std::uint32_t recv_buffer_count_;
+    bool recv_multishot_;
+    detail::buffer_pool* recv_pool_ = nullptr;  // ref-counted: owner_gone() in the destructor
+    bool recv_pool_fed_ = false;                  // the backend took it (provided buffer ring)
 
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "coil/runtime/detail/pooled_recv_state.hpp"
 #include "coil/runtime/event_loop.hpp"
 
 namespace coil {
@@ -10,6 +11,8 @@ namespace detail {
 
 void settle_fd_record(fd_record* record) noexcept {
     if (record->in_flight != 0) return;
+    // An armed multishot recv keeps the fd (its final completion comes back here).
+    if (record->pooled != nullptr && !pooled_recv_release(*record)) return;
     if (record->fd >= 0) {
         if (record->loop) record->loop->unbind(*record);
         record->loop = nullptr;
@@ -26,8 +29,12 @@ void forget_loop(loop_binding& b) noexcept {
     // keep the file open until the kernel's deferred ring teardown. The fd stays open until the
     // handle closes it.
     auto& record = static_cast<fd_record&>(b);
+    if (record.pooled != nullptr) pooled_recv_loop_gone(record);
     record.loop->fd_closing(record.fd);
     record.loop = nullptr;
+    // A handle closed while its multishot recv was armed was waiting for that recv's last
+    // completion to close the fd; the drain above was it.
+    if (record.orphaned) settle_fd_record(&record);
 }
 
 }  // namespace
@@ -45,6 +52,7 @@ void io_handle::reset() noexcept {
     detail::fd_record* record = std::exchange(record_, nullptr);
     if (record == nullptr) return;
     record->orphaned = true;
+    if (record->pooled != nullptr) detail::pooled_recv_closing(*record);
     if (record->in_flight == 0) {
         // Closes now; the record stays while awaitables made from this handle still refer to it.
         detail::settle_fd_record(record);

@@ -31,8 +31,11 @@
 namespace coil {
 
 class event_loop;
+class pooled_recv_awaitable;
 
 namespace detail {
+
+struct pooled_recv_state;
 
 // Bound to its loop (loop_binding): when the loop is destroyed first, `loop` becomes null and
 // the record (its fd still open) is closed later without a loop.
@@ -47,8 +50,12 @@ struct fd_record : loop_binding {
     std::uint32_t in_flight = 0;
     std::uint32_t refs = 0;
     bool orphaned = false;  // the handle is gone: close at in_flight 0, free at refs 0 too
+    bool pooled_busy = false;  // a recv_pooled is waiting (one at a time)
     event_loop* loop = nullptr;
     write_queue writes;  // whole-message writers take turns here (send_all)
+    // io_uring pooled receives: the connection's multishot recv and its queue (made on the first
+    // recv_pooled; runtime/detail/pooled_recv_state.hpp). While it is armed the fd stays open.
+    pooled_recv_state* pooled = nullptr;
 };
 
 // For an orphaned record: closes the fd once nothing is in flight, frees the record once nothing
@@ -76,6 +83,8 @@ public:
     [[nodiscard]] int fd() const noexcept { return record_ ? record_->fd : -1; }
     /// The handle was closed (reset) while this counted: stop, the fd closes once we are done.
     [[nodiscard]] bool closing() const noexcept { return record_ == nullptr || record_->orphaned; }
+    /// The record (null for a closed handle).
+    [[nodiscard]] fd_record* record() const noexcept { return record_; }
     /// The fd's writer FIFO (null for a closed handle); valid while this counts.
     [[nodiscard]] write_queue* writes() const noexcept { return record_ ? &record_->writes : nullptr; }
     /// The handle this was made from has been closed since (an op made before close() and
@@ -168,6 +177,10 @@ public:
     tracked_awaitable<Awaitable> track(Awaitable op) const noexcept {
         return tracked_awaitable<Awaitable>(record_, std::move(op));
     }
+
+    /// A receive into a buffer of the loop's receive pool (runtime/pooled_recv.hpp has the
+    /// contract; include it to use this).
+    pooled_recv_awaitable recv_pooled() const noexcept;
 
     /// Counts as one operation in flight for as long as the result lives: for a composed
     /// operation (several awaits, e.g. send_all) or one that goes through another object (the

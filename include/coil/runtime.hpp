@@ -11,6 +11,8 @@
 #include "coil/runtime/io.hpp"
 #include "coil/runtime/io_handle.hpp"
 #include "coil/runtime/log.hpp"
+#include "coil/runtime/pooled_buffer.hpp"
+#include "coil/runtime/pooled_recv.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/shield.hpp"
 #include "coil/runtime/signal_set.hpp"

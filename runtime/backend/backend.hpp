@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "coil/runtime/backend_kind.hpp"
+#include "coil/runtime/detail/buffer_pool.hpp"
 #include "coil/runtime/detail/io_op.hpp"
 #include "coil/runtime/detail/ready_queue.hpp"
 
@@ -62,6 +63,16 @@ public:
     /// Whether start() takes op_code::accept_multishot. The answer may turn false at run time
     /// (a kernel that rejects the multishot flag); the op then ends with -EINVAL.
     [[nodiscard]] virtual bool supports_multishot_accept() const noexcept = 0;
+
+    /// Pooled receives: offers the loop's receive pool (made on the first recv_pooled). True: the
+    /// backend feeds it to the kernel (io_uring: a provided buffer ring) and start() takes
+    /// op_code::recv_multishot. False (epoll; io_uring without buffer rings, Linux < 5.19, or
+    /// when registering fails): receives use op_code::recv_pooled. Called once per loop.
+    virtual bool feed_buffer_pool(buffer_pool& pool) noexcept = 0;
+
+    /// Whether start() takes op_code::recv_multishot now. May turn false at run time (a kernel
+    /// with buffer rings but without multishot recv, 5.19: the op then ends with -EINVAL).
+    [[nodiscard]] virtual bool supports_multishot_recv() const noexcept = 0;
 
     /// Ops started and not yet completed.
     [[nodiscard]] virtual std::size_t in_flight() const noexcept = 0;

@@ -40,6 +40,9 @@ public:
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;
     bool supports_multishot_accept() const noexcept override { return false; }
+    // Pooled receives read into a pool buffer only once the socket is readable (recv_pooled).
+    bool feed_buffer_pool(buffer_pool& /*pool*/) noexcept override { return false; }
+    bool supports_multishot_recv() const noexcept override { return false; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::string description() const override;
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "coil/runtime/backend/sys_op.hpp"
 #include "coil/runtime/backend/ops/dispatch.hpp"
 #include "coil/runtime/log.hpp"
 
@@ -26,6 +27,8 @@ constexpr std::uint64_t ignored_tag = 0;  // cancel requests: their own CQE carr
 constexpr std::uint64_t wake_tag = 1;     // the read on the wake eventfd
 
 constexpr std::uint8_t stage_waiting_readiness = 1;
+
+
 
 // Where the wake read puts the eventfd's counter. Nobody reads the value; what matters is that
 // the memory outlives every ring: io_uring_queue_exit only closes the ring fd, and the kernel
@@ -178,14 +181,29 @@ void uring_backend::use_fixed_file(io_uring_sqe& sqe, const io_op& op) const noe
 uring_backend::~uring_backend() {
     // Every op was abandoned or completed before the loop let go of us. The wake read may still
     // be armed; the kernel ends it after the ring closes, writing (if at all) only into the
-    // process-lifetime wake_read_sink.
+    // process-lifetime wake_read_sink. The buffer ring goes first: unregistering needs the ring.
+    buffers_.reset();
     io_uring_queue_exit(&ring_);
     ::close(wake_fd_);
 }
 
 std::string uring_backend::description() const {
     return flag_names(setup_flags_) + ", " + std::to_string(ring_.sq.ring_entries) + " SQ / " +
-           std::to_string(ring_.cq.ring_entries) + " CQ entries";
+           std::to_string(ring_.cq.ring_entries) + " CQ entries, " + buffer_ring_note_;
+}
+
+bool uring_backend::feed_buffer_pool(buffer_pool& pool) noexcept {
+    std::string why;
+    buffers_ = buffer_ring::create(ring_, pool, ops::pool_buffer_group, why);
+    if (buffers_ == nullptr) {
+        // Pooled receives still work, the epoll way: wait for readiness, then recv into a buffer.
+        buffer_ring_note_ = "no provided buffer ring (" + why + "): pooled receives wait for readiness, then recv";
+        log(log_level::warning, "io_uring: " + buffer_ring_note_);
+        return false;
+    }
+    buffer_ring_note_ = "provided buffer ring of " + std::to_string(pool.count()) + " x " +
+                        std::to_string(pool.buffer_size()) + " B for multishot recv";
+    return true;
 }
 
 io_uring_sqe* uring_backend::next_sqe() noexcept {
@@ -349,11 +367,26 @@ void uring_backend::on_multishot_completion(io_op& op, int res, unsigned flags) 
         if (res == -EINVAL && op.code == op_code::accept_multishot && !multishot_accept_confirmed_) {
             multishot_accept_ = false;
         }
+        // The same for multishot recv (buffer rings came in 5.19, multishot recv in 6.0).
+        if (res == -EINVAL && op.code == op_code::recv_multishot && !multishot_recv_confirmed_) {
+            multishot_recv_ = false;
+        }
     }
-    if (more || res >= 0) multishot_accept_confirmed_ = true;
-    if (op.abandoned) {
-        if (res >= 0 && ops::traits_of(op.code).yields_fd) ::close(res);  // nobody will take it
-        return;
+    if (op.code == op_code::recv_multishot) {
+        if (more || res >= 0) multishot_recv_confirmed_ = true;
+        op.buffer = (flags & IORING_CQE_F_BUFFER) ? static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT)
+                                                  : buffer_pool::no_buffer;
+        if (op.abandoned) {
+            // Received for nobody: the buffer goes straight back to the ring.
+            if (op.buffer != buffer_pool::no_buffer && buffers_) buffers_->recycle(op.buffer);
+            return;
+        }
+    } else {
+        if (more || res >= 0) multishot_accept_confirmed_ = true;
+        if (op.abandoned) {
+            if (res >= 0 && ops::traits_of(op.code).yields_fd) ::close(res);  // nobody will take it
+            return;
+        }
     }
     if (!more) forget_pending_cancel(op);
     op.on_multishot(op, res, more);
@@ -370,6 +403,8 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
         on_multishot_completion(op, res, flags);
         return;
     }
+
+    if (op.code == op_code::recv_pooled && !pooled_readiness_done(op, res)) return;
 
     if (op.backend_stage == stage_waiting_readiness) {
         // The readiness wait for a read/write that met a non-blocking fd has ended. Its result
@@ -404,9 +439,31 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
     if (op.abandoned) {
         // Nobody will look at the result; release what the kernel produced for the dead owner.
         if (res >= 0 && ops::traits_of(op.code).yields_fd) ::close(res);
+        // (A recv_pooled never holds a buffer here: abandon() requests the cancel first, and
+        // pooled_readiness_done then skips the receive.)
         return;
     }
     ready_.push_back(op);
+}
+
+// A pooled receive without a buffer ring: its readiness wait (POLL_ADD) ended. On readiness, the
+// receive runs now, non-blocking, into a pool buffer taken only now (ops/recv_pooled.hpp). Returns false
+// while the op goes on (spurious readiness: wait again); true with `res` its result.
+bool uring_backend::pooled_readiness_done(io_op& op, int& res) noexcept {
+    if (res < 0) return true;  // the poll failed or was cancelled: that is the result
+    if (op.cancel_requested) {
+        res = -ECANCELED;
+        return true;
+    }
+    res = run_syscall(op);
+    if (res != -EAGAIN) return true;
+    io_uring_sqe* sqe = next_sqe();
+    if (sqe == nullptr) {
+        res = -EBUSY;
+        return true;
+    }
+    prep(*sqe, op);
+    return false;
 }
 
 void uring_backend::wake() noexcept {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "coil/runtime/backend/backend.hpp"
+#include "coil/runtime/backend/buffer_ring.hpp"
 
 namespace coil::detail {
 
@@ -37,6 +38,8 @@ public:
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;
     bool supports_multishot_accept() const noexcept override { return multishot_accept_; }
+    bool feed_buffer_pool(buffer_pool& pool) noexcept override;
+    bool supports_multishot_recv() const noexcept override { return buffers_ != nullptr && multishot_recv_; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
     std::string description() const override;
 
@@ -56,6 +59,7 @@ private:
     void reap() noexcept;
     void on_completion(std::uint64_t user_data, int res, unsigned flags) noexcept;
     void on_multishot_completion(io_op& op, int res, unsigned flags) noexcept;
+    bool pooled_readiness_done(io_op& op, int& res) noexcept;
 
     ready_queue& ready_;
     io_uring ring_;
@@ -64,7 +68,13 @@ private:
     bool wake_armed_ = false;
     bool multishot_accept_ = true;            // until a kernel rejects it
     bool multishot_accept_confirmed_ = false;  // a multishot accept has worked on this ring
+    bool multishot_recv_ = true;              // until a kernel rejects it
+    bool multishot_recv_confirmed_ = false;
     std::size_t in_flight_ = 0;
+    // The loop's receive pool as a provided buffer ring (pooled receives); null until the first
+    // recv_pooled, or when the kernel has none (buffer_ring_note_ says why).
+    std::unique_ptr<buffer_ring> buffers_;
+    std::string buffer_ring_note_ = "provided buffer ring: not set up yet";
     // Fixed-file table: slot i holds fd i while registered (so the lookup is the fd itself).
     std::vector<std::uint8_t> fixed_;
     // Cancels that found the SQ full (the kernel refuses submissions while the CQ overflows):

@@ -31,6 +31,14 @@ enum class op_code : std::uint8_t {
     close,
     poll_readable,
     poll_writable,
+    // Pooled receives (runtime/pooled_recv.hpp). recv_pooled: one receive into a buffer taken
+    // from the loop's pool only once the socket is readable (epoll, and io_uring without a
+    // provided buffer ring); data: the detail::buffer_pool* going in, the buffer coming out (with
+    // `buffer` its id); len: the pool's buffer size. recv_multishot (io_uring only): a multishot
+    // recv selecting buffers from the loop's provided buffer ring; each completion's buffer id is
+    // in `buffer` when on_multishot is called.
+    recv_pooled,
+    recv_multishot,
     count_,  // not an operation: the number of op codes (keep it last)
 };
 
@@ -40,6 +48,7 @@ struct io_op : ready_node {
     bool abandoned = false;         // the awaiter is going away: the completion only frees resources
     bool cancel_requested = false;  // a cancel was asked for (it may still lose the race)
     std::uint8_t backend_stage = 0; // private to the backend (e.g. "waiting for readiness first")
+    std::uint16_t buffer = 0xffff;  // recv_pooled / recv_multishot: the pool buffer id, 0xffff: none
     int fd = -1;
     int res = 0;                    // >= 0: the syscall's result; < 0: -errno
 

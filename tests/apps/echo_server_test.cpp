@@ -27,9 +27,10 @@ std::string server_path() {
 class EchoServerTest : public coil::testing::BackendTest {
 protected:
     // Starts the server on this test's backend and returns its port (0 if it did not start).
-    unsigned short start(coil::testing::child_limits limits = {}, std::string bind = "127.0.0.1") {
+    unsigned short start(coil::testing::child_limits limits = {}, std::string bind = "127.0.0.1",
+                         std::string recv = "pooled") {
         server_.emplace(std::vector<std::string>{server_path(), "--port", "0", "--bind", bind, "--backend",
-                                                 std::string(coil::to_string(backend()))},
+                                                 std::string(coil::to_string(backend())), "--recv", recv},
                         limits);
         // With stderr merged, the log's backend line may come first.
         for (int i = 0; i < 10; ++i) {
@@ -68,6 +69,15 @@ TEST_P(EchoServerTest, EchoesWhatItReceives) {
     const auto port = start();
     ASSERT_NE(port, 0);
     EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
+    EXPECT_EQ(stop(), 0);
+}
+
+// --recv plain keeps the caller-buffer recv(span) path, for comparison with the pooled default.
+TEST_P(EchoServerTest, EchoesWithThePlainReceivePathToo) {
+    const auto port = start({}, "127.0.0.1", "plain");
+    ASSERT_NE(port, 0);
+    EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
+    EXPECT_TRUE(run(round_trip(port, pattern(1 << 20, 2))));
     EXPECT_EQ(stop(), 0);
 }
 
@@ -219,6 +229,8 @@ TEST(EchoServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
     EXPECT_EQ(bad.wait(5s), 2);
     child_process unknown({server_path(), "--frobnicate"});
     EXPECT_EQ(unknown.wait(5s), 2);
+    child_process bad_recv({server_path(), "--recv", "mmap"});
+    EXPECT_EQ(bad_recv.wait(5s), 2);
 }
 
 }  // namespace

@@ -24,6 +24,8 @@
 #include "coil/runtime/backend/ops/poll.hpp"
 #include "coil/runtime/backend/ops/read.hpp"
 #include "coil/runtime/backend/ops/recv.hpp"
+#include "coil/runtime/backend/ops/recv_multishot.hpp"
+#include "coil/runtime/backend/ops/recv_pooled.hpp"
 #include "coil/runtime/backend/ops/recvmsg.hpp"
 #include "coil/runtime/backend/ops/send.hpp"
 #include "coil/runtime/backend/ops/sendmsg.hpp"
@@ -50,6 +52,8 @@ template <class F>
         case op_code::close: return std::forward<F>(fn)(close_op{});
         case op_code::poll_readable: return std::forward<F>(fn)(poll_readable_op{});
         case op_code::poll_writable: return std::forward<F>(fn)(poll_writable_op{});
+        case op_code::recv_pooled: return std::forward<F>(fn)(recv_pooled_op{});
+        case op_code::recv_multishot: return std::forward<F>(fn)(recv_multishot_op{});
         case op_code::count_: break;
     }
     // Not an operation (memory corruption): the nop keeps this total.
