@@ -111,6 +111,56 @@ TEST_P(SyncThreadsTest, MutexHandsTheLockToAnotherLoopsWaitersInFifoOrder) {
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 99}));
 }
 
+task<void> lock_and_flag(coil::mutex& m, bool& ran) {
+    auto held = co_await m.lock();
+    if (held) ran = true;
+}
+
+// Loop B: a waiter is handed the lock from the main thread (its wake is posted to B) and is
+// destroyed before B runs that post. The posted wake must not touch the freed frame (ASan), and
+// the lock must pass to the next waiter rather than stay taken.
+task<void> destroy_granted_waiter(coil::mutex& m, std::atomic<bool>& parked,
+                                  std::atomic<bool>& released, bool& doomed_ran, bool& next_ran) {
+    std::optional<coil::task_group> doomed(std::in_place);
+    doomed->spawn(lock_and_flag(m, doomed_ran));
+    co_await coil::yield();
+    coil::task_group next;
+    next.spawn(lock_and_flag(m, next_ran));
+    co_await yield_turns(2);
+    parked.store(true);
+    // Block this loop's thread (deliberately) until the main thread has unlocked: the wake it
+    // posted to this loop cannot run before the frame is destroyed below.
+    for (int i = 0; i < 10'000 && !released.load(); ++i) std::this_thread::sleep_for(1ms);
+    EXPECT_TRUE(released.load());
+    doomed.reset();
+    co_await next.join();
+}
+
+task<void> unlock_once_parked(std::optional<coil::mutex::guard>& held, std::atomic<bool>& parked,
+                              std::atomic<bool>& released) {
+    for (int i = 0; i < 10'000 && !parked.load(); ++i) co_await coil::sleep_for(1ms);
+    EXPECT_TRUE(parked.load());
+    held.reset();  // granted to the doomed waiter on the other loop: its wake is posted there
+    released.store(true);
+}
+
+TEST_P(SyncThreadsTest, LockHandedAcrossThreadsToAWaiterDestroyedBeforeItsWakeRanPassesOn) {
+    coil::mutex m;
+    std::atomic<bool> parked{false};
+    std::atomic<bool> released{false};
+    bool doomed_ran = false;
+    bool next_ran = false;
+    std::optional<coil::mutex::guard> held = m.try_lock();
+    ASSERT_TRUE(held.has_value());
+    std::thread other = loop_thread(
+        [&] { return destroy_granted_waiter(m, parked, released, doomed_ran, next_ran); });
+    run_bounded(unlock_once_parked(held, parked, released));
+    other.join();
+    EXPECT_FALSE(doomed_ran);
+    EXPECT_TRUE(next_ran);
+    EXPECT_FALSE(m.is_locked());
+}
+
 // ---- semaphore -----------------------------------------------------------------------------
 
 struct permit_stats {
