@@ -12,7 +12,9 @@
 // grant made on any other thread (another loop's, or one with no loop) posts the wake to the
 // waiter's loop (event_loop::post). The post is made while the primitive's mutex is held: the
 // waiter's frame (and, after it, its loop) cannot go away meanwhile, because destroying a parked
-// waiter takes the same mutex. The posted function reaches the waiter through a wake_ticket that
+// waiter takes the same mutex, and so does a waiter resumed by a posted wake before it returns to
+// its task (the posted function may run, and the task end its loop, while the notifier is still
+// inside post). The posted function reaches the waiter through a wake_ticket that
 // the waiter's destructor clears, so a frame destroyed between the grant and the posted wake is
 // never touched. While parked, the waiter holds an event_loop::external_work on its loop: its
 // wake may come from another thread, so the loop must not call the wait a deadlock.
@@ -178,6 +180,13 @@ inline void grant_self_later(sync_waiter& w, std::mutex& guard, event_loop& loop
 /// await_resume's common part: stops following the token and returns how the wait ended.
 inline sync_waiter::state finish(sync_waiter& w) noexcept {
     cancel_state::unlink(w.hook);
+    if (w.ticket) {
+        // Woken from another thread, which posted the wake while holding the primitive's mutex
+        // and may still be inside event_loop::post (writing the loop's eventfd). Taking the mutex
+        // waits for it to return, so that this task may now end its loop's run() and the loop
+        // be destroyed without racing the post.
+        std::lock_guard sync(*w.guard);
+    }
     const sync_waiter::state how = w.st;
     w.st = sync_waiter::state::idle;
     w.engaged = false;
