@@ -318,6 +318,42 @@ TEST_P(SyncThreadsTest, ReceivesCancelledWhileAnotherThreadSendsLoseNoValue) {
     EXPECT_GT(timeouts, 0);  // the receives did get cancelled, so the race was exercised
 }
 
+task<void> park_then_expect_closed(coil::channel<int>& empty, coil::channel<int>& full,
+                                   std::atomic<bool>& parked) {
+    auto receive_closed = [](coil::channel<int>& ch) -> task<std::error_code> {
+        auto v = co_await ch.receive();
+        co_return v.error();
+    };
+    auto send_closed = [](coil::channel<int>& ch) -> task<std::error_code> {
+        auto sent = co_await ch.send(2);
+        co_return sent.error();
+    };
+    auto mark_parked = [](std::atomic<bool>& flag) -> task<void> {
+        co_await yield_turns(2);
+        flag.store(true);
+    };
+    auto [r, s, unused] =
+        co_await coil::when_all(receive_closed(empty), send_closed(full), mark_parked(parked));
+    EXPECT_EQ(r, coil::errc::closed);
+    EXPECT_EQ(s, coil::errc::closed);
+}
+
+TEST_P(SyncThreadsTest, CloseFromAnotherThreadWakesParkedSendersAndReceiversWithClosed) {
+    coil::channel<int> empty(1);
+    coil::channel<int> full(1);
+    ASSERT_TRUE(full.try_send(1));
+    std::atomic<bool> parked{false};
+    std::thread other = loop_thread([&] { return park_then_expect_closed(empty, full, parked); });
+    for (int i = 0; i < 10'000 && !parked.load(); ++i) std::this_thread::sleep_for(1ms);
+    EXPECT_TRUE(parked.load());
+    empty.close();  // from a thread with no loop
+    full.close();
+    other.join();
+    auto drained = full.try_receive();  // what was queued before the close is still there
+    EXPECT_TRUE(drained && *drained == 1);
+    EXPECT_EQ(full.try_receive().error(), coil::errc::closed);
+}
+
 // ---- broadcast -----------------------------------------------------------------------------
 
 task<void> receive_all(coil::broadcast<int>::receiver& r, int count) {
