@@ -393,6 +393,37 @@ TEST_P(SyncTest, ValueHandedToAReceiverDestroyedBeforeItRanIsNotLost) {
     run_bounded(body());
 }
 
+// A parked waiter whose task is destroyed leaves the queue: nothing is handed to the freed frame
+// (ASan would report it) and the primitive carries on as if it had never waited.
+TEST_P(SyncTest, WaitersDestroyedWhileParkedAreUnlinked) {
+    auto body = []() -> task<void> {
+        coil::channel<int> ch(1);
+        coil::mutex m;
+        coil::event e;
+        auto held = m.try_lock();
+        std::optional<int> got;
+        bool locked = false;
+        int woken = 0;
+        std::optional<coil::task_group> doomed(std::in_place);
+        doomed->spawn(receive_into(ch, got));
+        doomed->spawn(lock_and_flag(m, locked));
+        doomed->spawn(wait_then_count(e, woken));
+        co_await yield_turns(2);  // all three parked
+        doomed.reset();
+        EXPECT_TRUE(ch.try_send(3));  // queued: no receiver left
+        EXPECT_EQ(ch.size(), 1u);
+        held.reset();  // no waiter left: the mutex is free
+        EXPECT_FALSE(m.is_locked());
+        e.set();
+        EXPECT_FALSE(got.has_value());
+        EXPECT_FALSE(locked);
+        EXPECT_EQ(woken, 0);
+        auto v = co_await ch.receive();
+        EXPECT_TRUE(v && *v == 3);
+    };
+    run_bounded(body());
+}
+
 // ---- broadcast -----------------------------------------------------------------------------
 
 task<std::vector<int>> receive_until_closed(coil::broadcast<int>::receiver r) {
