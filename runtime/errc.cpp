@@ -13,6 +13,8 @@ public:
             case errc::eof: return "end of stream";
             case errc::timed_out: return "deadline expired";
             case errc::line_too_long: return "line too long: no delimiter within the size limit";
+            case errc::closed: return "channel closed";
+            case errc::lagged: return "receiver lagged: values were skipped";
         }
         return "unknown coil error " + std::to_string(value);
     }

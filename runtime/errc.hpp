@@ -20,6 +20,12 @@ enum class errc {
     /// A delimited read (buffered_reader::read_until / read_line) found no delimiter within its
     /// `max` bytes. The bytes stay buffered; nothing was consumed.
     line_too_long = 3,
+    /// The channel or broadcast was closed: a send is refused, or a receive found it closed and
+    /// drained (runtime/sync/channel.hpp, broadcast.hpp).
+    closed = 4,
+    /// A broadcast receiver fell behind by more than the buffer holds: the oldest values it had
+    /// not read were overwritten and skipped; its next receive yields the oldest value kept.
+    lagged = 5,
 };
 
 /// The category of coil::errc; its name is "coil".
