@@ -13,6 +13,8 @@
 // Where it resumes: always on the awaiting coroutine's own loop thread, in a later turn of that
 // loop (the pool thread posts the completion with event_loop::post, which wakes the loop through
 // its eventfd; see docs/threading.md for the measured cost and why not IORING_OP_MSG_RING).
+// GCC 12: a lambda with init-captures that own memory must be named before the co_await
+// (`auto job = [s = std::move(s)] {...}; co_await pool.run(std::move(job));`), see docs/gcc12.md.
 // fn runs on a pool thread: it must not touch the loop or anything of it (tasks, I/O objects,
 // cancel tokens). fn is moved into the job when run() is called, and destroyed on the pool thread
 // right after it ran (or wherever the job is dropped, if it never runs).
@@ -84,7 +86,7 @@ public:
     /// An awaitable that runs `fn` (callable as fn() or fn(std::stop_token)) on a pool thread; see
     /// the top of this file.
     template <class Fn>
-    auto run(Fn fn);
+    auto run(Fn&& fn);
 
     /// Stops the pool (see "Shutdown" above) and joins its threads. Idempotent. Called on a pool
     /// thread (from inside a job), it does not wait for that thread: it detaches it instead.
@@ -112,12 +114,24 @@ public:
     offload_awaitable(std::shared_ptr<detail::pool_core> pool, detail::pool_job_result<R>* job) noexcept
         : pool_(std::move(pool)), job_(job) {}
     offload_awaitable(offload_awaitable&& other) noexcept
-        : pool_(std::move(other.pool_)), job_(std::exchange(other.job_, nullptr)) {}
+        : pool_(std::move(other.pool_)),
+          job_(std::exchange(other.job_, nullptr)),
+          abandon_on_cancel_(other.abandon_on_cancel_) {}
     offload_awaitable& operator=(const offload_awaitable&) = delete;
     ~offload_awaitable() {
         if (job_ == nullptr) return;
         if (state_.pending) abandon();
+        static_cast<detail::ready_node&>(state_).unlink();  // resumption scheduled, not yet run
         job_->release();
+    }
+
+    /// Makes a cancellation that finds the job running end the await at once with
+    /// operation_canceled, instead of waiting for fn: the job is asked to stop and runs on, its
+    /// result discarded. For calls that cannot be interrupted (getaddrinfo); the pool thread stays
+    /// busy until fn returns.
+    offload_awaitable&& abandon_on_cancel() && noexcept {
+        abandon_on_cancel_ = true;
+        return std::move(*this);
     }
 
     bool await_ready() const noexcept { return false; }
@@ -153,7 +167,9 @@ public:
 
     result<R> await_resume() {
         finish();
-        if (job_->cancelled) return std::errc::operation_canceled;
+        // job_->cancelled: the pool never ran it; abandoned_: it may still be running (do not
+        // read its outcome, a pool thread may be writing it).
+        if (abandoned_ || job_->cancelled) return std::errc::operation_canceled;
         if (job_->error) std::rethrow_exception(job_->error);
         if constexpr (std::is_void_v<R>) {
             return {};
@@ -197,6 +213,10 @@ private:
             self.job_->cancelled = true;
             self.job_->forget_waiter();
             s.loop->schedule(s);
+        } else if (self.abandon_on_cancel_) {
+            self.abandon();  // asks it to stop; no delivery reaches us any more
+            self.abandoned_ = true;
+            s.loop->schedule(s);
         } else {
             self.job_->stop.request_stop();  // running: fn decides; we still wait for it
         }
@@ -213,20 +233,23 @@ private:
     detail::pool_job_result<R>* job_;
     state state_;
     std::optional<event_loop::external_work> keep_alive_;
+    bool abandon_on_cancel_ = false;
+    bool abandoned_ = false;
 };
 
 template <class Fn>
-auto thread_pool::run(Fn fn) {
-    using raw = std::conditional_t<std::is_invocable_v<Fn&, std::stop_token>,
-                                   std::invoke_result<Fn&, std::stop_token>, std::invoke_result<Fn&>>;
+auto thread_pool::run(Fn&& fn) {
+    using F = std::decay_t<Fn>;
+    using raw = std::conditional_t<std::is_invocable_v<F&, std::stop_token>,
+                                   std::invoke_result<F&, std::stop_token>, std::invoke_result<F&>>;
     using R = std::remove_cvref_t<typename raw::type>;
-    return offload_awaitable<R>(core_, new detail::pool_job_impl<Fn, R>(std::move(fn)));
+    return offload_awaitable<R>(core_, new detail::pool_job_impl<F, R>(std::forward<Fn>(fn)));
 }
 
 /// Runs `fn` on the default pool (thread_pool::default_pool()); see thread_pool::run.
 template <class Fn>
-auto offload(Fn fn) {
-    return thread_pool::default_pool().run(std::move(fn));
+auto offload(Fn&& fn) {
+    return thread_pool::default_pool().run(std::forward<Fn>(fn));
 }
 
 }  // namespace coil

@@ -106,7 +106,8 @@ public:
 template <class Fn, class R>
 class pool_job_impl final : public pool_job_result<R> {
 public:
-    explicit pool_job_impl(Fn fn) : fn_(std::move(fn)) {}
+    template <class F>
+    explicit pool_job_impl(F&& fn) : fn_(std::in_place, std::forward<F>(fn)) {}
 
     void execute(std::stop_token token) noexcept override {
         try {

@@ -90,6 +90,28 @@ TEST_P(ThreadPoolTest, ReturnsTheValueAndResumesOnTheHomeLoop) {
     }());
 }
 
+// Regression: with a lambda holding init-captured strings written inside the co_await expression,
+// GCC 12 relocated the closure bitwise (its short strings then pointed into the coroutine frame,
+// and the pool thread freed frame memory: ASan bad-free). Named first, as thread_pool.hpp says,
+// the closure is moved by its move constructor.
+TEST_P(ThreadPoolTest, LambdaWithInitCapturedStringsNamedBeforeTheAwait) {
+    coil::thread_pool pool({.threads = 1});
+    run([&]() -> task<void> {
+        std::string short_text = "localhost";
+        std::string long_text(100, 'x');
+        auto job = [s = std::move(short_text), l = std::move(long_text)] {
+            return s + "/" + std::to_string(l.size());
+        };
+        auto r = co_await pool.run(std::move(job));
+        CO_ASSERT_TRUE(r.has_value());
+        EXPECT_EQ(*r, "localhost/100");
+        auto by_ref = [s = std::string("abc")](std::stop_token) { return s.size(); };
+        auto d = co_await coil::offload(by_ref);  // an lvalue: copied into the job
+        CO_ASSERT_TRUE(d.has_value());
+        EXPECT_EQ(*d, 3u);
+    }());
+}
+
 TEST_P(ThreadPoolTest, ExceptionIsRethrownInTheAwaitingTaskOnItsLoop) {
     coil::thread_pool pool({.threads = 1});
     run([&]() -> task<void> {
@@ -248,6 +270,37 @@ TEST_P(ThreadPoolTest, CancelWhileRunningRequestsStopAndWaitsForTheResult) {
         CO_ASSERT_TRUE(outcome.has_value());
         EXPECT_EQ(*outcome, "stopped");
     }());
+}
+
+// abandon_on_cancel: the await ends at once; the job runs on and its result is discarded.
+TEST_P(ThreadPoolTest, AbandonOnCancelEndsTheAwaitWhileTheJobStillRuns) {
+    coil::thread_pool pool({.threads = 1});
+    gate held;
+    std::atomic<bool> started{false};
+    std::atomic<bool> finished{false};
+    run([&]() -> task<void> {
+        coil::task_group group(co_await coil::current_cancel_token());
+        coil::result<int> outcome = 0;
+        group.spawn([](coil::thread_pool& p, gate& g, std::atomic<bool>& s, std::atomic<bool>& f,
+                       coil::result<int>& out) -> task<void> {
+            out = co_await p.run([&] {
+                              s = true;
+                              (void)g.wait();
+                              f = true;
+                              return 1;
+                          }).abandon_on_cancel();
+        }(pool, held, started, finished, outcome));
+        const bool running = co_await eventually([&] { return started.load(); });
+        CO_ASSERT_TRUE(running);
+        group.cancel();
+        co_await group.join();  // the job is still held on the gate
+        EXPECT_FALSE(finished.load());
+        CO_ASSERT_TRUE(!outcome.has_value());
+        EXPECT_EQ(outcome.error(), std::errc::operation_canceled);
+        held.open();
+    }());
+    pool.stop();
+    EXPECT_TRUE(finished.load());
 }
 
 // Counts its live instances, to show that a discarded result is destroyed (not leaked).
