@@ -187,6 +187,10 @@ private:
 
     // The completion reached us (or the job was withdrawn): stop everything that waits for it.
     void finish() noexcept {
+        // The pool thread that posted our completion may still be inside event_loop::post (its
+        // eventfd write) after the loop ran the posted function: wait for it to leave, under the
+        // job's lock, before this task (and then perhaps the loop) may go away.
+        if (state_.loop) job_->detach();
         detail::cancel_state::unlink(state_);
         if (state_.loop) state_.loop->unbind(state_);
         keep_alive_.reset();

@@ -428,6 +428,21 @@ TEST_P(ThreadPoolTest, ShutdownCancelsQueuedWorkAndWaitsForRunningWork) {
     EXPECT_EQ(others_ran.load(), 0);
 }
 
+// Regression (TSan): the pool thread was still inside event_loop::post (the eventfd write) when
+// the loop had already run the posted completion, finished the task and was being destroyed. The
+// awaiter now waits for the poster to leave before it finishes. Many short loops, one job each.
+TEST_P(ThreadPoolTest, LoopDestroyedRightAfterTheCompletionIsSafe) {
+    coil::thread_pool pool({.threads = 2});
+    int sum = 0;
+    for (int round = 0; round < 300; ++round) {
+        sum += run([&]() -> task<int> {
+            auto r = co_await pool.run([] { return 1; });
+            co_return r ? *r : 0;
+        }());
+    }
+    EXPECT_EQ(sum, 300);
+}
+
 // A loop waiting only for a pool job is not a deadlock: the awaiter holds external_work.
 TEST_P(ThreadPoolTest, LoopWaitsForTheJobInsteadOfReportingADeadlock) {
     coil::thread_pool pool({.threads = 1});
