@@ -170,7 +170,9 @@ public:
         // job_->cancelled: the pool never ran it; abandoned_: it may still be running (do not
         // read its outcome, a pool thread may be writing it).
         if (abandoned_ || job_->cancelled) return std::errc::operation_canceled;
-        if (job_->error) std::rethrow_exception(job_->error);
+        // Taken out of the job: the pool thread may drop the job's last reference later, and it
+        // should not be the one to free an exception this thread may still be handling.
+        if (job_->error) std::rethrow_exception(std::exchange(job_->error, nullptr));
         if constexpr (std::is_void_v<R>) {
             return {};
         } else {
