@@ -1,15 +1,18 @@
-// http_server: an HTTP/1.1 server on coil::http, with two routes.
+// http_server: an HTTP/1.1 server on coil::http, with these routes.
 //
 //   GET /       -> "Hello, World!"
 //   /echo       -> 200 echoing the request: the body for a request that has one (POST, PUT...),
 //                  else the request line and header fields as text
 //   /static/... -> the files under --root, if given (sendfile, ETag/304, Range/206)
+//   GET /cpu?kib=N -> the hex SHA-256 of N KiB of generated data (CPU work; apps/cpu_work.hpp),
+//                  inline on the loop, or on the thread pool with --offload; N over 16384: 400
 //
 // Graceful stop on SIGINT/SIGTERM: stop accepting, close idle connections, let requests in
 // progress finish (up to --grace), exit 0.
 // Try it:  build/release/apps/http_server --port 8080   and   curl -v http://127.0.0.1:8080/
 // Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
-//          --bind ADDR, --backend io_uring|epoll, --verbose, the timeouts and limits (see --help)
+//          --bind ADDR, --backend io_uring|epoll, --offload, --verbose, the timeouts and limits
+//          (see --help)
 
 #include <sys/resource.h>
 
@@ -22,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "cpu_work.hpp"
 #include "coil/http/server.hpp"
 #include "coil/http/static_files.hpp"
 #include "coil/net/tcp_listener.hpp"
@@ -65,6 +69,49 @@ coil::http::router make_routes() {
 
 namespace {
 
+// GET /cpu?kib=N: SHA-256 over N KiB of generated data (apps/cpu_work.hpp), the hex digest as the
+// body. Inline on the loop (every other connection waits meanwhile), or with --offload on the
+// thread pool. N missing, malformed, or over max_cpu_kib: 400.
+std::optional<std::size_t> kib_parameter(std::string_view query) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (pair.substr(0, 4) != "kib=") continue;
+        const std::string_view digits = pair.substr(4);
+        std::size_t value = 0;
+        if (digits.empty() || digits.size() > 9) return std::nullopt;
+        for (char c : digits) {
+            if (c < '0' || c > '9') return std::nullopt;
+            value = value * 10 + static_cast<std::size_t>(c - '0');
+        }
+        return value;
+    }
+    return std::nullopt;
+}
+
+coil::task<void> cpu(request& req, response& res, coil::thread_pool* offload) {
+    res.add_header("Content-Type", "text/plain");
+    const std::optional<std::size_t> kib = kib_parameter(req.query());
+    if (!kib || *kib > coil_apps::max_cpu_kib) {
+        res.set_status(400);
+        res.set_body("GET /cpu?kib=N needs N from 0 to " + std::to_string(coil_apps::max_cpu_kib) + "\n");
+        co_return;
+    }
+    if (!offload) {
+        res.set_body(coil_apps::sha256_of_generated(*kib) + "\n");
+        co_return;
+    }
+    auto job = [n = *kib] { return coil_apps::sha256_of_generated(n); };
+    auto digest = co_await offload->run(job);
+    if (!digest) {  // cancelled (the server is stopping) before a pool thread took it
+        res.set_status(503);
+        res.set_body("shutting down\n");
+        co_return;
+    }
+    res.set_body(*digest + "\n");
+}
+
 struct options {
     std::uint16_t port = 0;
     std::string bind = "127.0.0.1";
@@ -73,6 +120,7 @@ struct options {
     coil::http::server_options server;
     std::chrono::milliseconds grace{10'000};
     bool verbose = false;
+    bool offload = false;  // GET /cpu on the thread pool
 };
 
 constexpr std::string_view usage =
@@ -90,9 +138,10 @@ constexpr std::string_view usage =
     "  --max-request-line N     request line octets; over it: 414 (default 8192)\n"
     "  --max-header N           header field octets; over it: 431 (default 32768)\n"
     "  --grace MS               graceful stop: time left to requests in progress (default 10000)\n"
+    "  --offload                compute GET /cpu on the thread pool (default: inline on the loop)\n"
     "  --verbose                log coil's info messages too, such as the backend chosen and why\n"
     "Routes: GET / -> Hello, World!; /echo -> the request's body, or its head as text;\n"
-    "        /static/... -> the files under --root.\n"
+    "        /static/... -> the files under --root; GET /cpu?kib=N -> SHA-256 of N KiB.\n"
     "Prints 'listening on ADDR:PORT'; exits 0 on SIGINT/SIGTERM after a graceful stop.\n";
 
 [[noreturn]] void fail_usage(const std::string& message) {
@@ -128,6 +177,8 @@ options parse_options(int argc, char** argv) {
             std::exit(0);
         } else if (arg == "--verbose" || arg == "-v") {
             o.verbose = true;
+        } else if (arg == "--offload") {
+            o.offload = true;
         } else if (arg == "--port") {
             o.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
         } else if (arg == "--bind") {
@@ -194,6 +245,13 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals) {
         co_return 1;
     }
     coil::http::router routes = make_routes();
+    // The app's own pool (one thread per core), not the default one: it is stopped and joined
+    // here, before main returns, while libcrypto can still free its per-thread state.
+    std::optional<coil::thread_pool> pool;
+    if (o.offload) pool.emplace();
+    routes.add("GET", "/cpu", [p = pool ? &*pool : nullptr](request& req, response& res) {
+        return cpu(req, res, p);
+    });
     if (!o.root.empty()) {
         try {
             coil::http::add_static_files(routes, "/static/", o.root);

@@ -20,6 +20,7 @@
 #include "coil/runtime/log.hpp"
 #include "coil/runtime/sleep.hpp"
 #include "coil/runtime/task.hpp"
+#include "coil/runtime/thread_pool.hpp"
 
 namespace {
 
@@ -121,6 +122,23 @@ void BM_SocketPairSendRecv64(benchmark::State& state) {
     });
 }
 
+// The offload round trip: co_await pool.run(trivial fn) on a one-thread pool. Queue under a
+// mutex, condition-variable wake of the (sleeping) pool thread, the call, event_loop::post back
+// (the loop's eventfd wake: an eventfd write from the pool thread, the loop's read or epoll_wait
+// returns), the resume. So two cross-thread wakes per item. Compare bench/wake_bench.cpp for
+// the wake alone, eventfd vs IORING_OP_MSG_RING.
+void BM_OffloadRoundTrip(benchmark::State& state) {
+    coil::thread_pool pool({.threads = 1, .queue_capacity = 16});
+    on_loop(state, [&pool](benchmark::State& s) -> task<void> {
+        int sum = 0;
+        for (auto _ : s) {
+            auto r = co_await pool.run([] { return 1; });
+            sum += *r;
+        }
+        benchmark::DoNotOptimize(sum);
+    });
+}
+
 void backends(benchmark::internal::Benchmark* b) { b->Arg(0)->Arg(1)->ArgName("backend"); }
 
 BENCHMARK(BM_AwaitCompletedTask)->Apply(backends);
@@ -129,6 +147,7 @@ BENCHMARK(BM_Yield)->Apply(backends);
 BENCHMARK(BM_NopRoundTrip)->Apply(backends);
 BENCHMARK(BM_EventfdRoundTrip)->Apply(backends);
 BENCHMARK(BM_SocketPairSendRecv64)->Apply(backends);
+BENCHMARK(BM_OffloadRoundTrip)->Apply(backends)->UseRealTime();
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include "coil/runtime.hpp"
 #include "coil/net/buffered_reader.hpp"
 #include "coil/net/ip_endpoint.hpp"
+#include "coil/net/resolve.hpp"
 #include "coil/net/tcp_connect.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/net/tcp_stream.hpp"

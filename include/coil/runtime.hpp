@@ -24,6 +24,7 @@
 #include "coil/runtime/sync/semaphore.hpp"
 #include "coil/runtime/task.hpp"
 #include "coil/runtime/task_group.hpp"
+#include "coil/runtime/thread_pool.hpp"
 #include "coil/runtime/transfer_result.hpp"
 #include "coil/runtime/unique_fd.hpp"
 #include "coil/runtime/when_all.hpp"

@@ -197,6 +197,50 @@ TEST_P(HttpServerAppTest, SlowlorisIsClosedWithinTheHeaderDeadlineWhileAnotherCl
     EXPECT_EQ(stop(), 0);
 }
 
+// GET /cpu?kib=N answers SHA-256 over N KiB of the generated data. The expected digests were
+// computed independently, with Python's hashlib:
+//     hashlib.sha256(bytes((i * 131 + 7) % 256 for i in range(n * 1024))).hexdigest()
+// Inline (default) and on the thread pool (--offload); over the limit or malformed: 400.
+task<std::vector<std::string>> cpu_answers(unsigned short port) {
+    std::vector<std::string> out;
+    auto c = co_await http_client::connect(port);
+    if (!c) co_return out;
+    for (const char* path : {"/cpu?kib=0", "/cpu?kib=1", "/cpu?kib=64", "/cpu?x=1&kib=1024",
+                             "/cpu?kib=16385", "/cpu?kib=abc", "/cpu", "/"}) {
+        const bool sent = co_await c->send(get_request(path));
+        if (!sent) co_return out;
+        auto r = co_await c->read_response(false, 30s);
+        if (!r) co_return out;
+        out.push_back(std::to_string(r->status) + " " + (r->status == 200 ? r->body : ""));
+    }
+    co_return out;
+}
+
+const std::vector<std::string> expected_cpu_answers{
+    "200 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n",
+    "200 583860e60cae1aad49d6cb0f5e604ade00da2d3cb4ae9b7b022ccf45c476d426\n",
+    "200 729512428e9663885f746f2b8b2aaafd55f8324b84600b79ff1cf4ea73b385ba\n",
+    "200 b7f7ba5ce5463b3c84a283f779d7a652cbf99122de5923ba51627607ff1497d5\n",
+    "400 ",
+    "400 ",
+    "400 ",
+    "200 Hello, World!",
+};
+
+TEST_P(HttpServerAppTest, CpuRouteAnswersTheSha256Inline) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers);
+    EXPECT_EQ(stop(), 0);
+}
+
+TEST_P(HttpServerAppTest, CpuRouteAnswersTheSha256OnTheThreadPool) {
+    const auto port = start({"--offload"});
+    ASSERT_NE(port, 0);
+    EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers);
+    EXPECT_EQ(stop(), 0);
+}
+
 TEST_P(HttpServerAppTest, SigintStopsGracefullyWithExitZero) {
     const auto port = start();
     ASSERT_NE(port, 0);
