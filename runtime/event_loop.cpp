@@ -129,6 +129,15 @@ bool event_loop::supports_multishot_accept() const noexcept { return backend_->s
 void event_loop::fd_closing(int fd) noexcept { backend_->forget_fd(fd); }
 std::size_t event_loop::io_in_flight() const noexcept { return backend_->in_flight(); }
 
+loop_stats event_loop::stats() const noexcept {
+    loop_stats s = backend_->stats();
+    s.ops_in_flight = backend_->in_flight();
+    s.tasks_alive = detached_.size();
+    s.timers_armed = timers_.size();
+    s.pool_buffers_in_use = pool_buffers_in_use_;
+    return s;
+}
+
 void event_loop::advance(detail::clock::duration d) {
     if (!paused_) {
         throw std::logic_error(

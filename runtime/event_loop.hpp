@@ -34,6 +34,7 @@
 #include "coil/runtime/detail/loop_binding.hpp"
 #include "coil/runtime/detail/ready_queue.hpp"
 #include "coil/runtime/detail/timer_heap.hpp"
+#include "coil/runtime/loop_stats.hpp"
 #include "coil/runtime/task.hpp"
 
 namespace coil {
@@ -108,6 +109,9 @@ public:
     /// holding I/O is destroyed or its operations are cancelled and reaped, this is back to
     /// what it was: 0 on a quiet loop.
     [[nodiscard]] std::size_t io_in_flight() const noexcept;
+    /// Every per-loop counter at once (syscalls, SQEs per submit, completions per reap, and the
+    /// gauges above); fields, units and cost in runtime/loop_stats.hpp.
+    [[nodiscard]] loop_stats stats() const noexcept;
 
     // ---- Time
     /// The loop's clock: the monotonic clock, or the manual one with loop_options::paused_clock.
@@ -165,6 +169,9 @@ public:
     void unbind(detail::loop_binding& b) noexcept;
     void report_unhandled(std::exception_ptr error) noexcept;
     void detached_finished(detail::detached_promise& promise) noexcept { detached_.erase(promise); }
+    /// For a receive-buffer pool: a buffer was handed out / came back (loop_stats).
+    void pool_buffer_taken() noexcept { ++pool_buffers_in_use_; }
+    void pool_buffer_returned() noexcept { --pool_buffers_in_use_; }
 
 private:
     void run_until(const bool& done);
@@ -187,6 +194,7 @@ private:
     int inline_budget_ = inline_budget_per_resume;
     bool paused_ = false;
     detail::clock::time_point manual_now_{};
+    std::size_t pool_buffers_in_use_ = 0;
 
     std::mutex posted_mutex_;
     std::vector<std::function<void()>> posted_;

@@ -38,6 +38,7 @@ public:
     void forget_fd(int fd) noexcept override;
     bool supports_multishot_accept() const noexcept override { return multishot_accept_; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
+    const loop_stats& stats() const noexcept override { return stats_; }
     std::string description() const override;
 
     uring_backend(ready_queue& ready, const io_uring& ring, unsigned flags, int wake_fd) noexcept;
@@ -53,6 +54,7 @@ private:
     void flush_pending_cancels() noexcept;
     void forget_pending_cancel(const io_op& op) noexcept;
     void enter(std::optional<std::chrono::nanoseconds> timeout);
+    void count_enter(unsigned sq_ready_before) noexcept;
     void reap() noexcept;
     void on_completion(std::uint64_t user_data, int res, unsigned flags) noexcept;
     void on_multishot_completion(io_op& op, int res, unsigned flags) noexcept;
@@ -65,6 +67,7 @@ private:
     bool multishot_accept_ = true;            // until a kernel rejects it
     bool multishot_accept_confirmed_ = false;  // a multishot accept has worked on this ring
     std::size_t in_flight_ = 0;
+    loop_stats stats_;
     // Fixed-file table: slot i holds fd i while registered (so the lookup is the fd itself).
     std::vector<std::uint8_t> fixed_;
     // Cancels that found the SQ full (the kernel refuses submissions while the CQ overflows):
