@@ -20,7 +20,7 @@ namespace coil {
 struct loop_stats {
     // ---- Syscalls (totals)
     /// Calls into the kernel that submit and/or wait for I/O: io_uring_enter (every submit, wait
-    /// and non-blocking reap, the abandon drain included; a wait that liburing satisfies from
+    /// and non-blocking reap, the abandon drain included; a wait satisfied from the
     /// completions already in the ring without entering is not counted), or epoll_wait /
     /// epoll_pwait2. A poll that skips the syscall (nothing in flight, other tasks ready) adds 0.
     std::uint64_t kernel_enters = 0;
