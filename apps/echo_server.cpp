@@ -2,12 +2,15 @@
 //
 // Shows: an accept loop plus one coroutine per connection on coil's event loop (io_uring or
 // epoll, chosen at run time), back-off on accept errors such as EMFILE, and a graceful stop on
-// SIGINT/SIGTERM (stop accepting, close the connections, exit 0).
+// SIGINT/SIGTERM (stop accepting, close the connections, exit 0), and the loop's counters on
+// SIGUSR1 (while running) or with --stats (at exit).
 // Try it:  build/release/apps/echo_server --port 7000   and in another shell   nc 127.0.0.1 7000
 // Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
 //          --bind ADDR (default 127.0.0.1), --backend io_uring|epoll, --recv pooled|plain
 //          (pooled, the default: recv_pooled; plain: recv into the frame's own buffer),
-//          --verbose, --help
+//          --stats, --verbose, --help
+// Counters: one line on stderr, "echo_server: stats " then coil::to_key_values(loop.stats())
+// (space-separated key=value, keys and units in runtime/loop_stats.hpp).
 
 #include <sys/resource.h>
 
@@ -77,18 +80,21 @@ struct options {
     std::optional<coil::backend_kind> backend;
     bool verbose = false;
     bool plain_recv = false;  // --recv plain
+    bool stats = false;
 };
 
 constexpr std::string_view usage =
     "usage: echo_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [--recv pooled|plain]\n"
-    "                   [--verbose] [--help]\n"
+    "                   [--stats] [--verbose] [--help]\n"
     "  --port N      port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR   IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
     "  --backend B   io_uring or epoll (default: io_uring where available; COIL_BACKEND wins)\n"
     "  --recv R      pooled (default): recv_pooled, buffers from the loop's pool, none held while\n"
     "                idle; plain: recv into a 16 KiB buffer in each connection's frame\n"
+    "  --stats       print the event loop's counters on stderr at exit\n"
     "  --verbose     log coil's info messages too, such as the backend chosen and why\n"
-    "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n";
+    "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n"
+    "SIGUSR1 prints the counters on stderr (one line: 'echo_server: stats key=value ...').\n";
 
 [[noreturn]] void fail_usage(const std::string& message) {
     std::fprintf(stderr, "echo_server: %s\n%.*s", message.c_str(), static_cast<int>(usage.size()),
@@ -113,6 +119,8 @@ options parse_options(int argc, char** argv) {
             const long port = std::strtol(text.c_str(), &end, 10);
             if (text.empty() || *end != '\0' || port < 0 || port > 65535) fail_usage("bad port '" + text + "'");
             o.port = static_cast<std::uint16_t>(port);
+        } else if (arg == "--stats") {
+            o.stats = true;
         } else if (arg == "--verbose" || arg == "-v") {
             o.verbose = true;
         } else if (arg == "--bind") {
@@ -151,7 +159,21 @@ coil::task<void> until_signal(coil::signal_set& signals) {
     if (signo) std::fprintf(stderr, "echo_server: %s, stopping\n", strsignal(*signo));
 }
 
-coil::task<int> run_server(const options& o, coil::signal_set& signals) {
+void print_stats(const coil::event_loop& loop) {
+    std::fprintf(stderr, "echo_server: stats %s\n", coil::to_key_values(loop.stats()).c_str());
+    std::fflush(stderr);
+}
+
+// Prints the counters at each SIGUSR1 until cancelled (when the server stops).
+coil::task<void> stats_on_signal(coil::signal_set& usr1) {
+    for (;;) {
+        auto signo = co_await usr1.wait();
+        if (!signo) co_return;
+        print_stats(coil::event_loop::current_or_throw());
+    }
+}
+
+coil::task<int> run_server(const options& o, coil::signal_set& signals, coil::signal_set& usr1) {
     auto endpoint = coil::ip_endpoint::from_address(o.bind, o.port);
     if (!endpoint) {
         std::fprintf(stderr, "echo_server: '%s' is not an IP address\n", o.bind.c_str());
@@ -168,7 +190,7 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals) {
     // Whichever ends first wins; a signal cancels serve(), which stops accepting and closes
     // every connection before when_any returns.
     (void)co_await coil::when_any(serve(std::move(*listener), o.plain_recv ? echo_plain : echo),
-                                  until_signal(signals));
+                                  until_signal(signals), stats_on_signal(usr1));
     co_return 0;
 }
 
@@ -198,7 +220,10 @@ int main(int argc, char** argv) {
     try {
         coil::event_loop loop(coil::loop_options{o.backend});
         coil::signal_set signals({SIGINT, SIGTERM});
-        return loop.run(run_server(o, signals));
+        coil::signal_set usr1({SIGUSR1});
+        const int status = loop.run(run_server(o, signals, usr1));
+        if (o.stats) print_stats(loop);
+        return status;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_server: %s\n", e.what());
         return 1;

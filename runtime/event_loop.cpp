@@ -156,6 +156,15 @@ bool event_loop::supports_multishot_recv() const noexcept {
     return recv_pool_fed_ && backend_->supports_multishot_recv();
 }
 
+loop_stats event_loop::stats() const noexcept {
+    loop_stats s = backend_->stats();
+    s.ops_in_flight = backend_->in_flight();
+    s.tasks_alive = detached_.size();
+    s.timers_armed = timers_.size();
+    s.pool_buffers_in_use = pool_buffers_in_use();
+    return s;
+}
+
 void event_loop::advance(detail::clock::duration d) {
     if (!paused_) {
         throw std::logic_error(

@@ -35,6 +35,7 @@
 #include "coil/runtime/detail/loop_binding.hpp"
 #include "coil/runtime/detail/ready_queue.hpp"
 #include "coil/runtime/detail/timer_heap.hpp"
+#include "coil/runtime/loop_stats.hpp"
 #include "coil/runtime/task.hpp"
 
 namespace coil {
@@ -132,6 +133,9 @@ public:
     /// before the first pooled receive and on a loop whose pooled buffers were all dropped; an
     /// idle connection holds none, on both backends.
     [[nodiscard]] std::size_t pool_buffers_in_use() const noexcept;
+    /// Every per-loop counter at once (syscalls, SQEs per submit, completions per reap, and the
+    /// gauges above); fields, units and cost in runtime/loop_stats.hpp.
+    [[nodiscard]] loop_stats stats() const noexcept;
 
     // ---- Time
     /// The loop's clock: the monotonic clock, or the manual one with loop_options::paused_clock.

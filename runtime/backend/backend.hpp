@@ -17,6 +17,7 @@
 #include "coil/runtime/detail/buffer_pool.hpp"
 #include "coil/runtime/detail/io_op.hpp"
 #include "coil/runtime/detail/ready_queue.hpp"
+#include "coil/runtime/loop_stats.hpp"
 
 namespace coil::detail {
 
@@ -76,6 +77,10 @@ public:
 
     /// Ops started and not yet completed.
     [[nodiscard]] virtual std::size_t in_flight() const noexcept = 0;
+
+    /// The backend's counters: loop_stats' syscall, submission and completion fields (the
+    /// gauges are left 0; event_loop::stats() fills them). Plain increments on the loop thread.
+    [[nodiscard]] virtual const loop_stats& stats() const noexcept = 0;
 
     /// One line for the log: what was set up (ring flags, ...).
     [[nodiscard]] virtual std::string description() const = 0;

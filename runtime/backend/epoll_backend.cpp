@@ -45,6 +45,7 @@ epoll_backend::epoll_backend(ready_queue& ready) : ready_(ready), events_(max_ev
     epoll_event ev{};
     ev.events = EPOLLIN;  // level-triggered: drained on every wake
     ev.data.fd = wake_fd_;
+    ++stats_.ctl_syscalls;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) < 0) {
         const int err = errno;
         ::close(wake_fd_);
@@ -94,6 +95,7 @@ bool epoll_backend::ensure_registered(int fd, fd_entry& e) noexcept {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.fd = fd;
+    ++stats_.ctl_syscalls;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) return false;
     e.registered = true;
     return true;
@@ -148,7 +150,7 @@ void epoll_backend::note_result(fd_entry& e, const io_op& op, int res) noexcept 
 bool epoll_backend::start(io_op& op) noexcept {
     if (ops::traits_of(op.code).closes_fd) {
         forget_fd(op.fd);
-        op.res = run_syscall(op);  // never retried
+        op.res = try_syscall(op);  // never retried
         return true;
     }
     if (op.fd < 0) {
@@ -163,7 +165,7 @@ bool epoll_backend::start(io_op& op) noexcept {
         return true;
     }
     if (!known_not_ready(*e, op)) {
-        const int res = run_syscall(op);
+        const int res = try_syscall(op);
         note_result(*e, op, res);
         if (res != -EAGAIN) {
             op.res = res;
@@ -207,7 +209,7 @@ void epoll_backend::abandon(io_op& op) noexcept {
 
 void epoll_backend::retry(fd_entry& e, wait_list& list) noexcept {
     while (io_op* op = list.head) {
-        const int res = run_syscall(*op);
+        const int res = try_syscall(*op);
         note_result(e, *op, res);
         if (res == -EAGAIN) return;  // the ops behind it would see the same
         list.remove(*op);
@@ -237,6 +239,7 @@ void epoll_backend::forget_fd(int fd) noexcept {
     fd_entry& e = fds_[static_cast<std::size_t>(fd)];
     if (e.registered) {
         // Explicit DEL: a dup() of the fd would otherwise keep the registration alive.
+        ++stats_.ctl_syscalls;
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     }
     e = fd_entry{};  // the number will be reused by an unrelated file
@@ -251,6 +254,7 @@ int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) 
         timespec ts{};
         ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
         ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+        ++stats_.kernel_enters;
         const int n = ::epoll_pwait2(epoll_fd_, events_.data(), capacity, timeout ? &ts : nullptr,
                                      nullptr);
         if (n >= 0 || errno != ENOSYS) return n;
@@ -263,6 +267,7 @@ int epoll_backend::wait_events(std::optional<std::chrono::nanoseconds> timeout) 
         const std::int64_t rounded = ns / 1'000'000 + (ns % 1'000'000 != 0 ? 1 : 0);
         ms = static_cast<int>(std::min<std::int64_t>(rounded, INT_MAX));
     }
+    ++stats_.kernel_enters;
     return ::epoll_wait(epoll_fd_, events_.data(), capacity, ms);
 }
 
@@ -274,6 +279,10 @@ void epoll_backend::poll(std::optional<std::chrono::nanoseconds> timeout) {
     if (n < 0) {
         if (errno == EINTR) return;
         throw std::system_error(errno, std::system_category(), "coil: epoll_wait");
+    }
+    if (n > 0) {
+        stats_.completions += static_cast<std::uint64_t>(n);
+        ++stats_.reaps;
     }
     for (int i = 0; i < n; ++i) {
         const epoll_event& ev = events_[static_cast<std::size_t>(i)];

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "coil/runtime/backend/backend.hpp"
+#include "coil/runtime/backend/sys_op.hpp"
 
 namespace coil::detail {
 
@@ -44,6 +45,7 @@ public:
     bool feed_buffer_pool(buffer_pool& /*pool*/) noexcept override { return false; }
     bool supports_multishot_recv() const noexcept override { return false; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
+    const loop_stats& stats() const noexcept override { return stats_; }
     std::string description() const override;
 
 private:
@@ -75,12 +77,17 @@ private:
     void unlink_waiting(io_op& op) noexcept;
     void fail_waiting(int fd, int res) noexcept;
     int wait_events(std::optional<std::chrono::nanoseconds> timeout);
+    int try_syscall(io_op& op) noexcept {
+        ++stats_.op_syscalls;
+        return run_syscall(op);
+    }
 
     ready_queue& ready_;
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
     bool have_pwait2_ = true;
     std::size_t in_flight_ = 0;
+    loop_stats stats_;
     std::vector<fd_entry> fds_;
     std::vector<epoll_event> events_;
 };

@@ -149,7 +149,9 @@ void uring_backend::setup_fixed_files() noexcept {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
     const auto slots = static_cast<unsigned>(std::min<rlim_t>(limit.rlim_cur, 65536));
-    if (slots == 0 || io_uring_register_files_sparse(&ring_, slots) < 0) return;
+    if (slots == 0) return;
+    ++stats_.ctl_syscalls;
+    if (io_uring_register_files_sparse(&ring_, slots) < 0) return;
     try {
         fixed_.assign(slots, 0);
     } catch (...) {
@@ -159,6 +161,7 @@ void uring_backend::setup_fixed_files() noexcept {
 
 void uring_backend::register_fd(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= fixed_.size() || fixed_[static_cast<std::size_t>(fd)]) return;
+    ++stats_.ctl_syscalls;
     if (io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1) {
         fixed_[static_cast<std::size_t>(fd)] = 1;
     }
@@ -168,6 +171,7 @@ void uring_backend::forget_fd(int fd) noexcept {
     // The slot would otherwise keep the old file open and route a reused fd number's ops to it.
     if (fd < 0 || static_cast<std::size_t>(fd) >= fixed_.size() || !fixed_[static_cast<std::size_t>(fd)]) return;
     int empty = -1;
+    ++stats_.ctl_syscalls;
     io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &empty, 1);
     fixed_[static_cast<std::size_t>(fd)] = 0;
 }
@@ -210,7 +214,9 @@ io_uring_sqe* uring_backend::next_sqe() noexcept {
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     if (sqe == nullptr) {
         // The SQ is full within one turn: hand what we have to the kernel now.
+        const unsigned queued = io_uring_sq_ready(&ring_);
         io_uring_submit(&ring_);
+        count_enter(queued);
         sqe = io_uring_get_sqe(&ring_);
     }
     return sqe;
@@ -239,6 +245,7 @@ bool uring_backend::start(io_op& op) noexcept {
     if (sqe == nullptr) {
         // The kernel refuses new work until we reap. A close must still happen (its fd has left
         // its owner): do it synchronously. Anything else reports EBUSY to its caller.
+        if (closes_fd) ++stats_.op_syscalls;
         op.res = closes_fd ? ops::run_once(op) : -EBUSY;
         return true;
     }
@@ -296,7 +303,9 @@ void uring_backend::abandon(io_op& op) noexcept {
     // this op matters; other completions reaped meanwhile are queued as usual.
     while (op.in_flight) {
         flush_pending_cancels();
+        const unsigned queued = io_uring_sq_ready(&ring_);
         const int r = io_uring_submit_and_wait(&ring_, 1);
+        count_enter(queued);
         if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME) {
             log(log_level::error, std::string("io_uring wait failed while draining a cancelled "
                                               "operation; aborting to avoid a use-after-free: ") +
@@ -317,21 +326,38 @@ void uring_backend::arm_wake_read() noexcept {
     wake_armed_ = true;
 }
 
+void uring_backend::count_enter(unsigned sq_ready_before) noexcept {
+    // The kernel moved the SQ head past what it consumed; what is still queued stays counted
+    // for the submit that takes it.
+    ++stats_.kernel_enters;
+    const unsigned consumed = sq_ready_before - io_uring_sq_ready(&ring_);
+    if (consumed == 0) return;
+    stats_.sqes_submitted += consumed;
+    ++stats_.submits;
+}
+
 void uring_backend::enter(std::optional<std::chrono::nanoseconds> timeout) {
     int r;
+    const unsigned queued = io_uring_sq_ready(&ring_);
     if (!timeout) {
-        r = io_uring_submit_and_wait(&ring_, 1);
+        r = io_uring_submit_and_wait(&ring_, 1);  // always enters (it waits)
+        count_enter(queued);
     } else if (timeout->count() <= 0) {
         // Other tasks are ready: don't wait. Skip the syscall when it could achieve nothing.
-        if (io_uring_sq_ready(&ring_) == 0 && in_flight_ == 0) return;
+        if (queued == 0 && in_flight_ == 0) return;
         r = submit_and_get_events(ring_);
+        count_enter(queued);
     } else {
         // Any positive count is valid: the kernel clamps a timespec beyond its range.
         __kernel_timespec ts{};
         ts.tv_sec = timeout->count() / 1'000'000'000;
         ts.tv_nsec = timeout->count() % 1'000'000'000;
         io_uring_cqe* cqe = nullptr;
+        // liburing (kernel 5.11+, EXT_ARG) enters only when it has SQEs to submit or no CQE to
+        // return yet.
+        const bool enters = queued != 0 || io_uring_cq_ready(&ring_) == 0;
         r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+        if (enters) count_enter(queued);
     }
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) {
         throw std::system_error(-r, std::system_category(), "coil: io_uring_enter");
@@ -354,6 +380,9 @@ void uring_backend::reap() noexcept {
         on_completion(cqe->user_data, cqe->res, cqe->flags);
     }
     io_uring_cq_advance(&ring_, seen);
+    if (seen == 0) return;
+    stats_.completions += seen;
+    ++stats_.reaps;
 }
 
 void uring_backend::on_multishot_completion(io_op& op, int res, unsigned flags) noexcept {

@@ -41,6 +41,7 @@ public:
     bool feed_buffer_pool(buffer_pool& pool) noexcept override;
     bool supports_multishot_recv() const noexcept override { return buffers_ != nullptr && multishot_recv_; }
     std::size_t in_flight() const noexcept override { return in_flight_; }
+    const loop_stats& stats() const noexcept override { return stats_; }
     std::string description() const override;
 
     uring_backend(ready_queue& ready, const io_uring& ring, unsigned flags, int wake_fd) noexcept;
@@ -56,6 +57,7 @@ private:
     void flush_pending_cancels() noexcept;
     void forget_pending_cancel(const io_op& op) noexcept;
     void enter(std::optional<std::chrono::nanoseconds> timeout);
+    void count_enter(unsigned sq_ready_before) noexcept;
     void reap() noexcept;
     void on_completion(std::uint64_t user_data, int res, unsigned flags) noexcept;
     void on_multishot_completion(io_op& op, int res, unsigned flags) noexcept;
@@ -75,6 +77,7 @@ private:
     // recv_pooled, or when the kernel has none (buffer_ring_note_ says why).
     std::unique_ptr<buffer_ring> buffers_;
     std::string buffer_ring_note_ = "provided buffer ring: not set up yet";
+    loop_stats stats_;
     // Fixed-file table: slot i holds fd i while registered (so the lookup is the fd itself).
     std::vector<std::uint8_t> fixed_;
     // Cancels that found the SQ full (the kernel refuses submissions while the CQ overflows):

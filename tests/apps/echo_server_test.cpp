@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -28,10 +30,11 @@ class EchoServerTest : public coil::testing::BackendTest {
 protected:
     // Starts the server on this test's backend and returns its port (0 if it did not start).
     unsigned short start(coil::testing::child_limits limits = {}, std::string bind = "127.0.0.1",
-                         std::string recv = "pooled") {
-        server_.emplace(std::vector<std::string>{server_path(), "--port", "0", "--bind", bind, "--backend",
-                                                 std::string(coil::to_string(backend())), "--recv", recv},
-                        limits);
+                         const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> argv{server_path(), "--port", "0", "--bind", bind, "--backend",
+                                      std::string(coil::to_string(backend()))};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        server_.emplace(std::move(argv), limits);
         // With stderr merged, the log's backend line may come first.
         for (int i = 0; i < 10; ++i) {
             auto line = server_->read_line(10s);
@@ -74,7 +77,7 @@ TEST_P(EchoServerTest, EchoesWhatItReceives) {
 
 // --recv plain keeps the caller-buffer recv(span) path, for comparison with the pooled default.
 TEST_P(EchoServerTest, EchoesWithThePlainReceivePathToo) {
-    const auto port = start({}, "127.0.0.1", "plain");
+    const auto port = start({}, "127.0.0.1", {"--recv", "plain"});
     ASSERT_NE(port, 0);
     EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
     EXPECT_TRUE(run(round_trip(port, pattern(1 << 20, 2))));
@@ -215,6 +218,89 @@ TEST_P(EchoServerTest, StopsWithExitZeroOnSigintClosingConnections) {
     };
     EXPECT_TRUE(run(body(port)));
     EXPECT_EQ(server_->wait(10s), 0);
+}
+
+// The counters line: "echo_server: stats key=value key=value ..." (runtime/loop_stats.hpp).
+using stats_map = std::map<std::string, unsigned long long>;
+
+stats_map parse_stats(const std::string& line) {
+    const std::string prefix = "echo_server: stats ";
+    stats_map out;
+    if (line.rfind(prefix, 0) != 0) return out;
+    std::istringstream fields(line.substr(prefix.size()));
+    std::string field;
+    while (fields >> field) {
+        const auto eq = field.find('=');
+        if (eq == std::string::npos || eq == 0) return {};
+        out[field.substr(0, eq)] = std::stoull(field.substr(eq + 1));
+    }
+    return out;
+}
+
+// The next counters line the server prints; empty if none comes within the timeout.
+stats_map next_stats(child_process& server) {
+    while (auto line = server.read_line(5s)) {
+        if (auto stats = parse_stats(*line); !stats.empty()) return stats;
+    }
+    return {};
+}
+
+const std::vector<std::string> stats_keys = {
+    "kernel_enters", "op_syscalls", "ctl_syscalls",  "sqes_submitted", "submits",
+    "completions",   "reaps",       "ops_in_flight", "tasks_alive",    "timers_armed",
+    "pool_buffers_in_use"};
+
+void expect_all_keys(const stats_map& stats) {
+    EXPECT_EQ(stats.size(), stats_keys.size());
+    for (const auto& key : stats_keys) EXPECT_TRUE(stats.contains(key)) << key;
+}
+
+TEST_P(EchoServerTest, StatsFlagPrintsTheLoopCountersAtExit) {
+    const auto port = start({.max_open_files = std::nullopt, .merge_stderr = true}, "127.0.0.1", {"--stats"});
+    ASSERT_NE(port, 0);
+    EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
+    EXPECT_EQ(stop(), 0);
+    stats_map stats = next_stats(*server_);
+    ASSERT_FALSE(stats.empty()) << "no 'echo_server: stats' line at exit";
+    expect_all_keys(stats);
+    // At exit everything has finished.
+    EXPECT_EQ(stats["ops_in_flight"], 0u);
+    EXPECT_EQ(stats["tasks_alive"], 0u);
+    EXPECT_EQ(stats["pool_buffers_in_use"], 0u);
+    // The server waited for its client at least once, and reaped what woke it.
+    EXPECT_GE(stats["kernel_enters"], 1u);
+    EXPECT_GE(stats["completions"], 1u);
+    EXPECT_GE(stats["completions"], stats["reaps"]);
+    if (backend() == coil::backend_kind::epoll) {
+        // accept4 (the connection, then EAGAIN), recv and send at least.
+        EXPECT_GE(stats["op_syscalls"], 4u);
+        EXPECT_EQ(stats["sqes_submitted"], 0u);
+        EXPECT_EQ(stats["submits"], 0u);
+    } else {
+        // The accept, the recv and the send at least, each one SQE.
+        EXPECT_GE(stats["sqes_submitted"], 3u);
+        EXPECT_GE(stats["submits"], 1u);
+        EXPECT_GE(stats["sqes_submitted"], stats["submits"]);
+        EXPECT_GE(stats["kernel_enters"], stats["submits"]);
+        EXPECT_EQ(stats["op_syscalls"], 0u);
+    }
+}
+
+TEST_P(EchoServerTest, Sigusr1PrintsTheCountersAndTheServerKeepsServing) {
+    const auto port = start({.max_open_files = std::nullopt, .merge_stderr = true});
+    ASSERT_NE(port, 0);
+    EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
+    ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
+    stats_map stats = next_stats(*server_);
+    ASSERT_FALSE(stats.empty()) << "no 'echo_server: stats' line after SIGUSR1";
+    expect_all_keys(stats);
+    // While running: at least the accept and the SIGINT/SIGTERM read wait.
+    EXPECT_GE(stats["ops_in_flight"], 2u);
+    EXPECT_GE(stats["kernel_enters"], 1u);
+    EXPECT_TRUE(run(round_trip(port, pattern(100, 2))));
+    EXPECT_EQ(stop(), 0);
+    // Without --stats, no counters at exit.
+    while (auto line = server_->read_line(2s)) EXPECT_TRUE(parse_stats(*line).empty()) << *line;
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(EchoServerTest);

@@ -103,8 +103,10 @@ TEST_P(PooledRecvTest, ReceivesWhatThePeerSentAndGivesTheBufferBack) {
             EXPECT_EQ(text_of(buf->bytes()), "hello");
             EXPECT_EQ(buf->size(), 5u);
             EXPECT_EQ(in_use(), 1u);
+            EXPECT_EQ(coil::event_loop::current_or_throw().stats().pool_buffers_in_use, 1u);
         }
         EXPECT_EQ(in_use(), 0u);
+        EXPECT_EQ(coil::event_loop::current_or_throw().stats().pool_buffers_in_use, 0u);
         client.close();
         auto end = co_await server.recv_pooled();
         EXPECT_EQ(end.error(), coil::errc::eof);
