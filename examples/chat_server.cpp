@@ -8,7 +8,9 @@
 // - a slow client is bounded: each delivery has a deadline (coil::with_timeout); a client whose
 //   send times out is dropped (its stream is closed, which also ends its reader);
 // - shutdown on SIGINT/SIGTERM: the accept loop and every reader are cancelled, and each client
-//   still gets a goodbye line, sent under coil::shield with its own deadline (docs/shutdown.md).
+//   still gets a goodbye line, sent under coil::shield with its own deadline (docs/shutdown.md);
+//   but a client whose delivery the shutdown cut off mid-line is dropped instead: the goodbye
+//   would run into the half-sent line (send_all cannot unsend it; net/stream_socket.hpp).
 // Try it:  build/examples/chat_server --port 7000        then, in two or more shells,
 //          nc 127.0.0.1 7000        (type lines; the others see them as "guestN: line")
 // Flags:   --port N (default 0: the kernel picks; "listening on ADDR:PORT" says which),
@@ -60,9 +62,11 @@ text_ptr text(std::string s) { return std::make_shared<const std::string>(std::m
 
 coil::task<void> deliver(client_ptr to, text_ptr line) {
     auto sent = co_await coil::with_timeout(to->stream.send_all(std::as_bytes(std::span(*line))), delivery_deadline);
-    // Too slow: drop the client (closing also ends its reader). Other errors (the client left,
-    // or shutdown cancelled the delivery) are its reader's business.
-    if (!sent && sent.error() == coil::errc::timed_out) to->stream.close();
+    // Too slow: drop the client (closing also ends its reader). A line cut short (shutdown
+    // cancelled it mid-send) would run into whatever is sent next, the goodbye included: drop
+    // the client too. Other errors (the client left, or shutdown cancelled a delivery that had
+    // sent nothing) are its reader's business.
+    if (!sent && (sent.error() == coil::errc::timed_out || sent.transferred() > 0)) to->stream.close();
 }
 
 void broadcast(room& r, const client* from, std::string s) {
