@@ -325,12 +325,49 @@ def chat_drops_a_client_that_does_not_read():
         assert code == 0 and err == "", (code, err)
 
 
+def chat_drops_a_client_whose_backlog_is_full():
+    # A client that never reads, and a deadline too long to matter: a talker queues lines for it
+    # far faster than any deadline expires (each waiting delivery holds memory). The server must
+    # drop it once --backlog lines wait for it (default 256), not let the queue grow with the talk.
+    with Program(CHAT, "--port", "0", "--deadline", "3600000") as server:
+        port = server.port()
+        talker, _ = chat_client(port)
+        silent_sock = socket.socket()
+        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        silent_sock.settimeout(WAIT_S)
+        silent_sock.connect(("127.0.0.1", port))
+        silent_name = talker.read_line().split()[1]  # "* guestN joined"
+        lines = ("y" * 999 + "\n").encode() * 64
+        pending = b""
+        deadline = time.monotonic() + WAIT_S
+        left = f"* {silent_name} left"
+        talker.sock.setblocking(False)
+        seen = ""
+        while left not in seen:
+            assert time.monotonic() < deadline, "the silent client was never dropped"
+            try:
+                pending = pending or lines
+                pending = pending[talker.sock.send(pending):]
+            except BlockingIOError:
+                pass
+            try:
+                chunk = talker.sock.recv(4096)
+                assert chunk, "the server closed the talker"
+                seen = (seen + chunk.decode())[-4096:]
+            except BlockingIOError:
+                time.sleep(0.001)
+        silent_sock.close()
+        talker.close()
+        code, _, err = server.stop(signal.SIGTERM)
+        assert code == 0 and err == "", (code, err)
+
+
 def chat_sigterm_mid_delivery_never_glues_the_goodbye_to_a_cut_line():
     # A client that does not read while a burst is delivered to it: its delivery is stuck part
     # way through a line when SIGTERM comes and cancels it. The goodbye (sent under shield) must
     # not follow the cut line's first half on the same line: the server drops such a client
     # instead (a cut line at the very end, then EOF, is all it may see of it).
-    with Program(CHAT, "--port", "0", "--deadline", "60000") as server:
+    with Program(CHAT, "--port", "0", "--deadline", "60000", "--backlog", "100000") as server:
         port = server.port()
         watcher, _ = chat_client(port)
         talker, talker_name = chat_client(port)
@@ -426,6 +463,8 @@ def main() -> int:
               chat_three_clients_see_each_other_not_themselves)
     tap.check("chat_server drops a client that does not read once a delivery misses its deadline",
               chat_drops_a_client_that_does_not_read)
+    tap.check("chat_server drops a client that does not read once --backlog lines wait for it",
+              chat_drops_a_client_whose_backlog_is_full)
     tap.check("chat_server: SIGTERM while a delivery is cut mid-line never glues the goodbye to "
               "the cut line", chat_sigterm_mid_delivery_never_glues_the_goodbye_to_a_cut_line)
     return tap.finish()
