@@ -9,7 +9,9 @@
 //   send times out is dropped (its stream is closed, which also ends its reader); and so is a
 //   client with --backlog deliveries already waiting (the deadline alone bounds the time, not
 //   the memory: a fast talker can queue lines for a client that never reads far quicker than
-//   any deadline expires);
+//   any deadline expires; the count is of lines not yet handed to the kernel, so a burst of
+//   more than N lines to one client, a crowd joining at once for instance, drops a client that
+//   reads as well: size --backlog to the room);
 // - shutdown on SIGINT/SIGTERM: the accept loop and every reader are cancelled, and each client
 //   still gets a goodbye line, sent under coil::shield with its own deadline (docs/shutdown.md);
 //   but a client whose delivery the shutdown cut off mid-line is dropped instead: the goodbye
