@@ -28,12 +28,14 @@
 
 #include <algorithm>
 #include <cassert>
+#include <concepts>
 #include <cstddef>
 #include <cstring>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "coil/runtime/detail/awaitable_traits.hpp"
 #include "coil/runtime/errc.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/task.hpp"
@@ -41,9 +43,14 @@
 namespace coil {
 
 /// A stream coil can read from: `co_await s.recv(buf)` yields result<std::size_t> (bytes > 0,
-/// errc::eof at end of stream, or an error). tcp_stream and buffered_reader are such streams.
+/// errc::eof at end of stream, or an error). tcp_stream, unix_stream and buffered_reader are such
+/// streams; udp_socket is not (its recv yields a datagram_info: a datagram is no stream).
 template <class S>
-concept readable_stream = requires(S& s, std::span<std::byte> buf) { s.recv(buf); };
+concept readable_stream = requires(S& s, std::span<std::byte> buf) {
+    s.recv(buf);
+    requires std::same_as<std::remove_cvref_t<detail::await_result_t<decltype(s.recv(buf))>>,
+                          result<std::size_t>>;
+};
 
 template <readable_stream Stream>
 class buffered_reader {

@@ -73,6 +73,14 @@ public:
     /// operation_canceled with 0 bytes sent; closing the stream ends the waiting ones the same
     /// way. Plain send() does not take a turn: mixing send() with a concurrent send_all on one
     /// stream may interleave.
+    /// A message cut short: a send_all that ends after sending part of `buf` (cancelled, timed
+    /// out, its task destroyed, or an error) leaves that part on the stream, and hands its turn
+    /// on: the writers queued behind it then go out right after the partial message, so the peer
+    /// sees a torn message followed by whole ones (the FIFO keeps messages from interleaving, it
+    /// cannot unsend bytes). transferred() says how much went out. Unless the caller can finish
+    /// the message itself before anything else is sent (nothing reserves the stream for that),
+    /// it must close the stream (or shut down writing) after such a result; to let a message
+    /// finish despite a cancellation, await the send_all under coil::shield instead.
     task<transfer_result> send_all(std::span<const std::byte> buf) const;
     /// Gathered: sends all the bytes of `bufs`, in order, with sendmsg(2) (io_uring:
     /// IORING_OP_SENDMSG), as one message for the ordering above; like send_all of their

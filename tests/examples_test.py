@@ -289,7 +289,8 @@ def chat_three_clients_see_each_other_not_themselves():
 
 
 def chat_drops_a_client_that_does_not_read():
-    with Program(CHAT, "--port", "0", "--deadline", "200") as server:
+    # --backlog too large to matter: only the deadline may drop the client here.
+    with Program(CHAT, "--port", "0", "--deadline", "200", "--backlog", "1000000") as server:
         port = server.port()
         talker, _ = chat_client(port)
         # A client that never reads, with a small receive buffer: its deliveries back up.
@@ -323,6 +324,79 @@ def chat_drops_a_client_that_does_not_read():
         talker.close()
         code, _, err = server.stop(signal.SIGTERM)
         assert code == 0 and err == "", (code, err)
+
+
+def chat_drops_a_client_whose_backlog_is_full():
+    # A client that never reads, and a deadline too long to matter: a talker queues lines for it
+    # far faster than any deadline expires (each waiting delivery holds memory). The server must
+    # drop it once --backlog lines wait for it (default 256), not let the queue grow with the talk.
+    with Program(CHAT, "--port", "0", "--deadline", "3600000") as server:
+        port = server.port()
+        talker, _ = chat_client(port)
+        silent_sock = socket.socket()
+        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        silent_sock.settimeout(WAIT_S)
+        silent_sock.connect(("127.0.0.1", port))
+        silent_name = talker.read_line().split()[1]  # "* guestN joined"
+        lines = ("y" * 999 + "\n").encode() * 64
+        pending = b""
+        deadline = time.monotonic() + WAIT_S
+        left = f"* {silent_name} left"
+        talker.sock.setblocking(False)
+        seen = ""
+        while left not in seen:
+            assert time.monotonic() < deadline, "the silent client was never dropped"
+            try:
+                pending = pending or lines
+                pending = pending[talker.sock.send(pending):]
+            except BlockingIOError:
+                pass
+            try:
+                chunk = talker.sock.recv(4096)
+                assert chunk, "the server closed the talker"
+                seen = (seen + chunk.decode())[-4096:]
+            except BlockingIOError:
+                time.sleep(0.001)
+        silent_sock.close()
+        talker.close()
+        code, _, err = server.stop(signal.SIGTERM)
+        assert code == 0 and err == "", (code, err)
+
+
+def chat_sigterm_mid_delivery_never_glues_the_goodbye_to_a_cut_line():
+    # A client that does not read while a burst is delivered to it: its delivery is stuck part
+    # way through a line when SIGTERM comes and cancels it. The goodbye (sent under shield) must
+    # not follow the cut line's first half on the same line: the server drops such a client
+    # instead (a cut line at the very end, then EOF, is all it may see of it).
+    with Program(CHAT, "--port", "0", "--deadline", "60000", "--backlog", "100000") as server:
+        port = server.port()
+        watcher, _ = chat_client(port)
+        talker, talker_name = chat_client(port)
+        watcher.lines_until(f"* {talker_name} joined")
+        silent_sock = socket.socket()
+        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        silent_sock.settimeout(WAIT_S)
+        silent_sock.connect(("127.0.0.1", port))
+        silent = LineClient(silent_sock)
+        silent_name = watcher.read_line().split()[1]  # "* guestN joined"
+        talker.lines_until(f"* {silent_name} joined")
+        line = "y" * 999
+        count = 4000  # 4 MB: far more than the silent client's socket buffers hold
+        talker.send((line + "\n") * count + "marker\n")
+        # The watcher has every line once all the deliveries exist; the silent one's are stuck.
+        seen = watcher.lines_until(f"{talker_name}: marker")
+        assert seen.count(f"{talker_name}: {line}") == count, len(seen)
+        os.kill(server.proc.pid, signal.SIGTERM)
+        data = silent.read_to_eof()
+        code = server.proc.wait(timeout=WAIT_S)
+        err = server.proc.stderr.read().decode()
+        assert code == 0 and err == "", (code, err)
+        whole = {f"{talker_name}: {line}", f"{talker_name}: marker", "server stopping, bye"}
+        *complete, _cut = data.decode().split("\n")
+        bad = [l for l in complete if l not in whole and not l.startswith(("welcome, you are ", "* "))]
+        assert not bad, [b[:40] + "..." + b[-40:] for b in bad]
+        for c in (watcher, talker, silent):
+            c.close()
 
 
 def udp_client_gets_its_echo():
@@ -390,6 +464,10 @@ def main() -> int:
               chat_three_clients_see_each_other_not_themselves)
     tap.check("chat_server drops a client that does not read once a delivery misses its deadline",
               chat_drops_a_client_that_does_not_read)
+    tap.check("chat_server drops a client that does not read once --backlog lines wait for it",
+              chat_drops_a_client_whose_backlog_is_full)
+    tap.check("chat_server: SIGTERM while a delivery is cut mid-line never glues the goodbye to "
+              "the cut line", chat_sigterm_mid_delivery_never_glues_the_goodbye_to_a_cut_line)
     return tap.finish()
 
 

@@ -15,6 +15,8 @@
 #include "coil/net/tcp_connect.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/net/tcp_stream.hpp"
+#include "coil/net/udp_socket.hpp"
+#include "coil/net/unix_stream.hpp"
 #include "coil/runtime.hpp"
 #include "support/backend_test.hpp"
 
@@ -50,6 +52,10 @@ struct scripted_stream {
 static_assert(coil::readable_stream<scripted_stream>);
 static_assert(coil::readable_stream<coil::tcp_stream>);
 static_assert(coil::readable_stream<coil::buffered_reader<coil::tcp_stream>>);
+static_assert(coil::readable_stream<coil::unix_stream>);
+// A recv that yields something else is no stream: udp_socket::recv yields a datagram_info, and a
+// buffered_reader over it used to be accepted and fail deep inside read_line's instantiation.
+static_assert(!coil::readable_stream<coil::udp_socket>);
 
 std::string text_of(std::span<const std::byte> bytes) {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};

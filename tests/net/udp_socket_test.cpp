@@ -160,6 +160,55 @@ TEST_P(UdpSocketTest, ConnectedSocketsSendAndReceiveWithoutAddresses) {
     run(body());
 }
 
+// The ICMP "port unreachable" case other runtimes got wrong (a server loop that stops on the
+// error): a connected socket is told once, on its next recv, and stays usable; an unconnected
+// (server) socket that sent to a closed port is not told at all and keeps receiving.
+TEST_P(UdpSocketTest, ConnectionRefusedIsReportedOnceAndTheSocketStaysUsable) {
+    auto body = []() -> task<void> {
+        auto gone = udp_socket::bind(ip_endpoint::loopback_v4(0)).value();
+        const ip_endpoint closed_port = gone.local_endpoint().value();
+        gone.close();
+        auto a = udp_socket::bind(ip_endpoint::loopback_v4(0)).value();
+        EXPECT_TRUE(a.connect(closed_port));
+        auto sent = co_await a.send(bytes_of("ping"));
+        EXPECT_TRUE(sent);
+        std::array<std::byte, 16> buf{};
+        auto refused = co_await coil::with_timeout(a.recv(buf), 2s);
+        EXPECT_FALSE(refused);
+        if (!refused) {
+            EXPECT_EQ(refused.error(), std::errc::connection_refused) << refused.error().message();
+        }
+        auto quiet = co_await coil::with_timeout(a.recv(buf), 50ms);  // reported once
+        EXPECT_FALSE(quiet);
+        if (!quiet) {
+            EXPECT_EQ(quiet.error(), coil::errc::timed_out) << quiet.error().message();
+        }
+        // A peer bound at that port now gets through to the same socket.
+        auto back = udp_socket::bind(closed_port).value();
+        auto pong = co_await back.send_to(bytes_of("pong"), a.local_endpoint().value());
+        EXPECT_TRUE(pong);
+        auto got = co_await coil::with_timeout(a.recv(buf), 2s);
+        EXPECT_TRUE(got) << got.error().message();
+        if (got) {
+            EXPECT_EQ(text_of(buf, got->size), "pong");
+        }
+
+        // Unconnected: the refusal of a reply to a vanished client never reaches recv_from.
+        auto server = udp_socket::bind(ip_endpoint::loopback_v4(0)).value();
+        auto vanished = udp_socket::bind(ip_endpoint::loopback_v4(0)).value();
+        const ip_endpoint vanished_at = vanished.local_endpoint().value();
+        vanished.close();
+        auto reply = co_await server.send_to(bytes_of("late reply"), vanished_at);
+        EXPECT_TRUE(reply);
+        auto client = udp_socket::bind(ip_endpoint::loopback_v4(0)).value();
+        auto hello = co_await client.send_to(bytes_of("hello"), server.local_endpoint().value());
+        EXPECT_TRUE(hello);
+        auto awaited = co_await receive_text(server);
+        EXPECT_EQ(awaited, "hello");
+    };
+    run(body());
+}
+
 TEST_P(UdpSocketTest, SendOnAnUnconnectedSocketNeedsADestination) {
     auto body = []() -> task<std::error_code> {
         auto a = udp_socket::bind(ip_endpoint::loopback_v4(0)).value();
