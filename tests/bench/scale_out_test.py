@@ -93,13 +93,13 @@ class Client(threading.Thread):
 
 
 def upstreams(log: Path, offset: int = 0) -> list[tuple[str, list[str]]]:
-    """(status, upstream addresses tried in order) per access-log line after `offset`."""
+    """(status, upstream addresses tried in order) per access-log line after `offset` (lines are
+    "$status|$upstream_addr|$upstream_status", the last two comma-separated lists)."""
     out = []
     with open(log, "rb") as f:
         f.seek(offset)
         for line in f.read().decode().splitlines():
-            status, _, rest = line.partition(" ")
-            addrs = rest.rsplit(" ", 1)[0]  # drop $upstream_status
+            status, addrs, _ = line.split("|")
             out.append((status, [a.strip() for a in addrs.split(",")]))
     return out
 
@@ -185,9 +185,11 @@ def main() -> int:
             lines = upstreams(log, state["offset"])
             assert len(lines) >= AFTER_KILL, len(lines)
             assert all(s == "200" for s, _ in lines), "every status is 200 after the kill"
-            # The last instance tried answered; once the dead one has failed, only the survivor.
-            assert all(a[-1] == alive for _, a in lines), \
-                [a for _, a in lines if a[-1] != alive][:3]
+            # Requests in flight at the kill (at most one per client) may have been answered by
+            # the victim just before it died and logged just after; every later one is answered
+            # by the survivor.
+            late = [a for _, a in lines[CLIENTS:] if a[-1] != alive]
+            assert not late, f"answered by the killed instance after the kill: {late[:3]}"
             retried = [a for _, a in lines if a == [dead, alive]]
             assert retried, "nginx retried at least one request from the dead instance"
 
