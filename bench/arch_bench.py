@@ -330,7 +330,9 @@ def run_point(cfg: argparse.Namespace, name: str, build: Path, pin: Pinning, lua
             result, _ = run_wrk(argv, cfg.duration, conns)
             cpu_s = m.finish()
             if result is None or not result["requests"] or not result["duration_us"]:
-                raise StartError("no request completed" + (f" (wrk: {result})" if result else ""))
+                errs = {k: result[k] for k in ERROR_KINDS if result and result.get(k)}
+                raise StartError(f"no request answered in {cfg.duration} s"
+                                 + (f" (wrk errors: {errs})" if errs else " (wrk saw no error)"))
             reqs, dur_us = result["requests"], result["duration_us"]
             rec.update({
                 "ok": True,
@@ -462,6 +464,8 @@ def table(title: str, servers: list[str], conns: list[int], med: dict, mode: str
     lines = [f"### {title}", "", "| connections | " + " | ".join(servers) + " |",
              "|---:|" + "---:|" * len(servers)]
     for c in conns:
+        if not any((s, mode, c) in med for s in servers):
+            continue  # a point not run (--quick leaves some out)
         row = [cell(med.get((s, mode, c)), key, fmt) for s in servers]
         lines.append(f"| {c:,} | " + " | ".join(row) + " |")
     return lines + [""]

@@ -151,6 +151,10 @@ class Group:
         self.pids = [front.pid] + [b.pid for b in back]
         self.proc = front.proc
 
+    @property
+    def listen(self) -> tuple[str, int] | None:
+        return self.front.listen
+
     def wait_listening(self, timeout: float) -> tuple[str, int]:
         return self.front.wait_listening(timeout)
 
