@@ -60,7 +60,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from echo_bench import Pinning, Server, StartError, eprint, machine_info, resolve_build  # noqa: E402
 from echo_bench import parse_load_json, raise_nofile  # noqa: E402
-from http_bench import (WRK_REPORT_LUA, ERROR_KINDS, cpu_ns, loadavg, proc_stat,  # noqa: E402
+from http_bench import (WRK_REPORT_LUA, ERROR_KINDS, loadavg, proc_stat,  # noqa: E402
                         process_tree, run_wrk)
 import arch_peers  # noqa: E402
 
@@ -255,6 +255,18 @@ def kill_pids(tree: dict[int, str]) -> list[int]:
     return killed
 
 
+def process_cpu_ns(pids: list[int]) -> int:
+    """CPU time (utime + stime) of the processes so far, in ns. From each process's own
+    /proc/PID/stat, which keeps the CPU of its threads that have exited (a thread per connection
+    takes its per-task counters with it: summing live threads would lose it)."""
+    total = 0
+    for pid in pids:
+        f = proc_stat(pid)
+        if f and len(f) > 12:
+            total += (int(f[11]) + int(f[12])) * 10**9 // os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def reaped_children_cpu_ns(roots: list[int]) -> int:
     """CPU of the children the servers have reaped (cutime + cstime): a forking server's work."""
     total = 0
@@ -283,7 +295,7 @@ class Measured:
         self.dog = Watchdog(self.roots, self.cfg.max_rss_mib << 20, self.cfg.max_tasks)
         self.dog.sample()
         self.dog.start()
-        self.cpu0 = cpu_ns(list(trees(self.roots))) + reaped_children_cpu_ns(self.roots)
+        self.cpu0 = process_cpu_ns(list(trees(self.roots))) + reaped_children_cpu_ns(self.roots)
         return self
 
     def finish(self) -> float:
@@ -291,7 +303,7 @@ class Measured:
         assert self.dog is not None
         self.dog.sample()
         pids = sorted(set(trees(self.roots)) | set(self.dog.seen))
-        cpu1 = cpu_ns(pids) + reaped_children_cpu_ns(self.roots)
+        cpu1 = process_cpu_ns(pids) + reaped_children_cpu_ns(self.roots)
         cpu_s = (cpu1 - self.cpu0) / 1e9
         self.rec.update({"peak_rss_mib": round(self.dog.peak_rss / 2**20, 1),
                          "peak_tasks": self.dog.peak_tasks, "server_cpu_s": round(cpu_s, 3)})
