@@ -34,7 +34,8 @@ recorded as "killed: ...". Every process a server leaves behind is killed by its
 
 For every server and mode, table.md ends with one sentence on how and where it degrades, read
 off the medians: the first connection count at which it fails (with the reason), shows errors or
-timeouts, or serves under half its peak requests/s.
+timeouts, leaves connections waiting in its accept queue (keep-alive and echo; sampled with ss
+every 0.5 s), or serves under half its peak requests/s.
 
 Outputs (in --out, default <repository>/results/arch-<UTC timestamp>): results.json, runs.jsonl,
 table.md (rows = connections, columns = servers, as the classic table), and plots
@@ -211,13 +212,28 @@ def tree_usage(roots: list[int]) -> tuple[dict[int, str], int, int]:
     return tree, rss, tasks
 
 
+def accept_queue(port: int) -> int | None:
+    """Connections waiting in the accept queue of the listening socket on `port` (ss's Recv-Q of a
+    LISTEN socket; a netlink dump of listening sockets only, cheap at any connection count)."""
+    try:
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
+                             timeout=5).stdout.split()
+        return int(out[1]) if len(out) > 1 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+
+
 class Watchdog(threading.Thread):
     """Samples a server's trees every 100 ms: peak RSS, peak tasks, every PID seen (to kill any
-    that is left behind), and kills every process of them when it passes a limit."""
+    that is left behind), and kills every process of them when it passes a limit. Every 0.5 s it
+    also reads the listening socket's accept queue: connections the server has not taken (a full
+    pool, the iterative server), which wrk may not count as timeouts in a short run."""
 
-    def __init__(self, roots: list[int], max_rss: int, max_tasks: int):
+    def __init__(self, roots: list[int], max_rss: int, max_tasks: int, port: int | None = None):
         super().__init__(daemon=True)
-        self.roots, self.max_rss, self.max_tasks = roots, max_rss, max_tasks
+        self.roots, self.max_rss, self.max_tasks, self.port = roots, max_rss, max_tasks, port
+        self.peak_queue: int | None = None
+        self._ticks = 0
         self.peak_rss = self.peak_tasks = 0
         self.seen: dict[int, str] = {}
         self.killed: str | None = None
@@ -226,6 +242,11 @@ class Watchdog(threading.Thread):
     def run(self) -> None:
         while not self._done.wait(0.1):
             self.sample()
+            self._ticks += 1
+            if self.port and self._ticks % 5 == 0:
+                q = accept_queue(self.port)
+                if q is not None:
+                    self.peak_queue = max(self.peak_queue or 0, q)
 
     def sample(self) -> None:
         tree, rss, tasks = tree_usage(self.roots)
@@ -292,7 +313,8 @@ class Measured:
         self.srv = start(self.name, self.cfg, self.build, self.pin, self.tmp, self.conns,
                          self.protocol)
         self.roots = roots_of(self.srv)
-        self.dog = Watchdog(self.roots, self.cfg.max_rss_mib << 20, self.cfg.max_tasks)
+        self.dog = Watchdog(self.roots, self.cfg.max_rss_mib << 20, self.cfg.max_tasks,
+                            self.srv.listen[1] if self.srv.listen else None)
         self.dog.sample()
         self.dog.start()
         self.cpu0 = process_cpu_ns(list(trees(self.roots))) + reaped_children_cpu_ns(self.roots)
@@ -306,7 +328,8 @@ class Measured:
         cpu1 = process_cpu_ns(pids) + reaped_children_cpu_ns(self.roots)
         cpu_s = (cpu1 - self.cpu0) / 1e9
         self.rec.update({"peak_rss_mib": round(self.dog.peak_rss / 2**20, 1),
-                         "peak_tasks": self.dog.peak_tasks, "server_cpu_s": round(cpu_s, 3)})
+                         "peak_tasks": self.dog.peak_tasks, "server_cpu_s": round(cpu_s, 3),
+                         "accept_queue_peak": self.dog.peak_queue})
         if self.dog.killed:
             raise StartError(f"killed by the watchdog: {self.dog.killed}")
         rc = exited(self.srv)
@@ -462,6 +485,12 @@ def degradation(server: str, mode: str, conns: list[int],
             what = ", ".join(f"{v:,} {k}" for k, v in errs.items())
             return (f"{head}; errors from {c:,} connections ({what}; "
                     f"{r['req_per_s']:,.0f} {unit}).")
+        queue = r.get("accept_queue_peak") or 0
+        # Not with a connection per request: there a queue is the server being busy, not a
+        # client never served.
+        if mode != "close" and queue >= max(10, c // 10):
+            return (f"{head}; from {c:,} connections up to {queue:,} of them wait unserved in the "
+                    f"accept queue ({r['req_per_s']:,.0f} {unit} for the others).")
         if r["req_per_s"] < peak["req_per_s"] / 2:
             return (f"{head}; under half of it from {c:,} connections "
                     f"({r['req_per_s']:,.0f} {unit}, p99 {r['p99_ms']:.1f} ms).")
