@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""arch_bench.py - the classic server architectures side by side with coil, over HTTP (issue 12).
+"""arch_bench.py - the classic server architectures, the real servers of the background reading and
+coil, side by side over HTTP and TCP echo (issue 12).
 
-A FIRST VERSION: the baselines of bench/baselines/ and coil's http_server only (io_uring and
-epoll); the real peers (nginx, Apache's MPMs, Node.js, asyncio), the nginx-fronted pair, the echo
-table and docs/architectures.md are still to come.
+Servers (--servers): the baselines of bench/baselines/ (iterative, forking, preforked, threaded,
+prethreaded, poll, epoll), coil's apps/http_server on io_uring and on epoll, and the real peers of
+bench/arch_peers.py, each from Debian, started from a config generated into a temporary directory
+and stopped by PID: nginx (one worker), Apache httpd 2.4 with the prefork, worker and event MPMs,
+Node.js (`http`, one process), Python asyncio (bench/peers/asyncio_server.py), and nginx-proxy:
+nginx as a keep-alive reverse proxy in front of two coil http_servers (the scale-out layout; all
+three processes share the server CPU, so it shows the proxy's cost, not a gain). A peer that is
+not installed or does not start is reported once and left out; the run goes on.
 
-For every point (mode x connections) each server is started fresh, pinned to --server-cpu, and
-measured by one wrk run (one thread, pinned to --load-cpu), as the classic runs were. Modes:
+For every point (mode x connections x round) each server is started fresh, pinned to --server-cpu,
+and measured by one wrk run (one thread, pinned to --load-cpu), as the classic runs were; the
+servers take turns within a round (interleaved), and the table shows the median round (by
+requests/s). Modes:
   keepalive  every connection sends its requests one after another
   close      every request carries "Connection: close": a TCP connection per request
 Per point: requests/s, p50/p99 latency, errors and timeouts (wrk's), server CPU (all its processes
@@ -15,10 +23,19 @@ Latency percentiles cover answered requests only: a connection that is never ser
 pool, the iterative server with keep-alive) shows as wrk timeouts, which is why --duration must
 exceed --timeout.
 
+The echo table (--echo-connections, default 100,1000,10000; "none" skips it): the baselines with
+--protocol echo and coil's apps/echo_server (both backends) under bench/echo_load (64-octet
+messages, one in flight per connection): messages/s, p99, CPU per message, peak RSS.
+
 Limits, so that a collapse is recorded as the server's failure mode instead of hurting the
 machine: a watchdog samples the server's process tree and kills it (by PID, every process of it)
 when its RSS passes --max-rss-mib or its processes + threads pass --max-tasks; the run is then
 recorded as "killed: ...". Every process a server leaves behind is killed by its PID.
+
+For every server and mode, table.md ends with one sentence on how and where it degrades, read
+off the medians: the first connection count at which it fails (with the reason), shows errors or
+timeouts, leaves connections waiting in its accept queue (keep-alive and echo; sampled with ss
+every 0.5 s), or serves under half its peak requests/s.
 
 Outputs (in --out, default <repository>/results/arch-<UTC timestamp>): results.json, runs.jsonl,
 table.md (rows = connections, columns = servers, as the classic table), and plots
@@ -31,7 +48,9 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,19 +60,34 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from echo_bench import Pinning, Server, StartError, eprint, machine_info, resolve_build  # noqa: E402
-from http_bench import (WRK_REPORT_LUA, ERROR_KINDS, cpu_ns, loadavg, proc_stat,  # noqa: E402
+from echo_bench import parse_load_json, raise_nofile  # noqa: E402
+from http_bench import (WRK_REPORT_LUA, ERROR_KINDS, loadavg, proc_stat,  # noqa: E402
                         process_tree, run_wrk)
+import arch_peers  # noqa: E402
 
 BASELINES = ["iterative", "forking", "preforked", "threaded", "prethreaded", "poll", "epoll"]
-SERVERS = [f"baseline-{b}" for b in BASELINES] + ["coil-uring", "coil-epoll"]
+PEERS = ["nginx", "apache-prefork", "apache-worker", "apache-event", "node", "asyncio",
+         "nginx-proxy"]
+SERVERS = [f"baseline-{b}" for b in BASELINES] + ["coil-uring", "coil-epoll"] + PEERS
+ECHO_SERVERS = [f"baseline-{b}" for b in BASELINES] + ["coil-uring", "coil-epoll"]
 MODES = ["keepalive", "close"]
 CONNECTIONS = [20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000]
-QUICK_CONNECTIONS = [20, 100, 1000]
+ECHO_CONNECTIONS = [100, 1000, 10000]
+ECHO_SIZE = 64
 START_TIMEOUT_S = 15.0
+# --quick: one round of short runs at the telling points, about two minutes for every server:
+# keep-alive at 100 and 1,000 connections, a connection per request at 1,000, echo at 1,000.
+QUICK = {"connections": [100, 1000], "echo_connections": [1000], "duration": 2,
+         "timeout": 1, "rounds": 1, "echo_duration": 1.0}
+QUICK_SKIP = {("close", 100)}
+# Line styles of the plots: the baselines solid, coil thick, the real peers dashed.
+STYLES = {**{s: {"dash": "4 2"} for s in PEERS}, "coil-uring": {"color": "#000000"},
+          "coil-epoll": {"color": "#7f7f7f"}}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="arch_bench.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="Example: ./dev bench arch --quick")
     p.add_argument("--build", default="build/release", help="build dir (default build/release)")
     p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of "
@@ -61,8 +95,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--modes", default=",".join(MODES), help="keepalive,close (default both)")
     p.add_argument("--connections", default=None,
                    help="comma-separated list (default " + ",".join(map(str, CONNECTIONS)) + ")")
+    p.add_argument("--rounds", type=int, default=3, help="rounds per point; the table shows the "
+                   "median (default 3)")
     p.add_argument("--duration", type=int, default=5, help="seconds per point (default 5)")
     p.add_argument("--timeout", type=int, default=2, help="wrk's request timeout in s (default 2)")
+    p.add_argument("--echo-connections", default=None, help="the echo table's connection counts "
+                   "(default " + ",".join(map(str, ECHO_CONNECTIONS)) + "; 'none' skips it)")
+    p.add_argument("--echo-duration", type=float, default=5.0,
+                   help="seconds per echo point (default 5)")
     p.add_argument("--workers", type=int, default=None,
                    help="pool size of the preforked and prethreaded baselines (default: theirs)")
     p.add_argument("--max-rss-mib", type=int, default=2048, help="watchdog: RSS of a server's "
@@ -72,7 +112,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--load-cpu", type=int, default=1)
     p.add_argument("--wrk", default="wrk")
-    p.add_argument("--quick", action="store_true", help="connections 20,100,1000 for 3 s each")
+    p.add_argument("--quick", action="store_true",
+                   help="one round of 2 s points: keep-alive at 100 and 1,000 connections, close "
+                   "at 1,000, echo at 1,000 (about two minutes)")
     p.add_argument("--out", default=None)
     cfg = p.parse_args(argv)
     cfg.servers = [s for s in cfg.servers.split(",") if s]
@@ -83,12 +125,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for m in cfg.modes:
         if m not in MODES:
             p.error(f"unknown mode '{m}'")
-    if cfg.connections:
+    given = {a.split("=")[0] for a in argv}
+    if cfg.quick:  # explicit options win over the quick defaults
+        for k, v in QUICK.items():
+            if "--" + k.replace("_", "-") not in given:
+                setattr(cfg, k, v)
+    if isinstance(cfg.connections, str):
         cfg.connections = [int(c) for c in cfg.connections.split(",") if c]
-    else:
-        cfg.connections = QUICK_CONNECTIONS if cfg.quick else CONNECTIONS
-    if cfg.quick:
-        cfg.duration = min(cfg.duration, 3)
+    elif cfg.connections is None:
+        cfg.connections = CONNECTIONS
+    if isinstance(cfg.echo_connections, str):
+        cfg.echo_connections = ([] if cfg.echo_connections == "none" else
+                                [int(c) for c in cfg.echo_connections.split(",") if c])
+    elif cfg.echo_connections is None:
+        cfg.echo_connections = ECHO_CONNECTIONS
+    if cfg.rounds < 1:
+        p.error("--rounds must be at least 1")
     if cfg.duration <= cfg.timeout:
         # wrk counts a request as timed out only once it has waited --timeout: a connection that
         # a full pool never serves is invisible in a shorter run.
@@ -96,21 +148,60 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return cfg
 
 
-def server_argv(name: str, cfg: argparse.Namespace, build: Path) -> list[str]:
+def server_argv(name: str, cfg: argparse.Namespace, build: Path, protocol: str = "http"
+                ) -> list[str]:
+    """The command of a baseline or of coil (the peers are started by arch_peers)."""
     if name.startswith("coil-"):
-        return [str(build / "apps" / "http_server"), "--port", "0", "--backend",
+        app = "http_server" if protocol == "http" else "echo_server"
+        return [str(build / "apps" / app), "--port", "0", "--backend",
                 "io_uring" if name == "coil-uring" else "epoll"]
     base = name.removeprefix("baseline-")
     argv = [str(build / "bench" / "baselines" / f"baseline_{base}"), "--port", "0",
-            "--protocol", "http"]
+            "--protocol", protocol]
     if cfg.workers and base in ("preforked", "prethreaded"):
         argv += ["--workers", str(cfg.workers)]
     return argv
 
 
-def tree_usage(root: int) -> tuple[dict[int, str], int, int]:
-    """(process tree, RSS in bytes, processes + threads) of a server."""
-    tree = process_tree(root)
+def start(name: str, cfg: argparse.Namespace, build: Path, pin: Pinning, tmp: Path,
+          conns: int, protocol: str = "http") -> Any:
+    """Starts one server (a Server, or an arch_peers.Group) and waits until it listens."""
+    prefix = pin.prefix(pin.server_cpu)
+    if name in PEERS:
+        return arch_peers.start_peer(name, tmp, prefix, conns, START_TIMEOUT_S,
+                                     str(build / "apps" / "http_server"))
+    srv = Server(prefix + server_argv(name, cfg, build, protocol), tmp / f"{name}.log")
+    try:
+        srv.wait_listening(START_TIMEOUT_S)
+    except StartError:
+        srv.stop()
+        raise
+    return srv
+
+
+def roots_of(srv: Any) -> list[int]:
+    return list(getattr(srv, "pids", [srv.pid]))
+
+
+def exited(srv: Any) -> int | None:
+    """An exit code if the server (any process of a group) has exited during the run."""
+    for s in [srv] if not hasattr(srv, "back") else [srv.front] + srv.back:
+        rc = s.proc.poll()
+        if rc is not None:
+            return rc
+    return None
+
+
+def trees(roots: list[int]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for r in roots:
+        out.update(process_tree(r))
+    return out
+
+
+def tree_usage(roots: list[int]) -> tuple[dict[int, str], int, int]:
+    """(process trees, RSS in bytes, processes + threads) of a server."""
+    tree = trees(roots)
     rss = tasks = 0
     page = os.sysconf("SC_PAGE_SIZE")
     for pid in tree:
@@ -121,25 +212,44 @@ def tree_usage(root: int) -> tuple[dict[int, str], int, int]:
     return tree, rss, tasks
 
 
-class Watchdog(threading.Thread):
-    """Samples a server's tree every 100 ms: peak RSS, peak tasks, every PID seen (to kill any
-    that is left behind), and kills the whole tree when it passes a limit."""
+def accept_queue(port: int) -> int | None:
+    """Connections waiting in the accept queue of the listening socket on `port` (ss's Recv-Q of a
+    LISTEN socket; a netlink dump of listening sockets only, cheap at any connection count)."""
+    try:
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
+                             timeout=5).stdout.split()
+        return int(out[1]) if len(out) > 1 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
 
-    def __init__(self, root: int, max_rss: int, max_tasks: int):
+
+class Watchdog(threading.Thread):
+    """Samples a server's trees every 100 ms: peak RSS, peak tasks, every PID seen (to kill any
+    that is left behind), and kills every process of them when it passes a limit. Every 0.5 s it
+    also reads the listening socket's accept queue: connections the server has not taken (a full
+    pool, the iterative server), which wrk may not count as timeouts in a short run."""
+
+    def __init__(self, roots: list[int], max_rss: int, max_tasks: int, port: int | None = None):
         super().__init__(daemon=True)
-        self.root, self.max_rss, self.max_tasks = root, max_rss, max_tasks
+        self.roots, self.max_rss, self.max_tasks, self.port = roots, max_rss, max_tasks, port
+        self.peak_queue: int | None = None
+        self._ticks = 0
         self.peak_rss = self.peak_tasks = 0
         self.seen: dict[int, str] = {}
         self.killed: str | None = None
-        self.cutime_ticks = 0
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(0.1):
             self.sample()
+            self._ticks += 1
+            if self.port and self._ticks % 5 == 0:
+                q = accept_queue(self.port)
+                if q is not None:
+                    self.peak_queue = max(self.peak_queue or 0, q)
 
     def sample(self) -> None:
-        tree, rss, tasks = tree_usage(self.root)
+        tree, rss, tasks = tree_usage(self.roots)
         self.seen.update(tree)
         self.peak_rss, self.peak_tasks = max(self.peak_rss, rss), max(self.peak_tasks, tasks)
         if self.killed is None and (rss > self.max_rss or tasks > self.max_tasks):
@@ -166,100 +276,278 @@ def kill_pids(tree: dict[int, str]) -> list[int]:
     return killed
 
 
-def reaped_children_cpu_ns(pid: int) -> int:
-    """CPU of the children a server has reaped (cutime + cstime): a forking server's work."""
-    f = proc_stat(pid)
-    if not f or len(f) < 15:
-        return 0
-    return (int(f[13]) + int(f[14])) * 10**9 // os.sysconf("SC_CLK_TCK")
+def process_cpu_ns(pids: list[int]) -> int:
+    """CPU time (utime + stime) of the processes so far, in ns. From each process's own
+    /proc/PID/stat, which keeps the CPU of its threads that have exited (a thread per connection
+    takes its per-task counters with it: summing live threads would lose it)."""
+    total = 0
+    for pid in pids:
+        f = proc_stat(pid)
+        if f and len(f) > 12:
+            total += (int(f[11]) + int(f[12])) * 10**9 // os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def reaped_children_cpu_ns(roots: list[int]) -> int:
+    """CPU of the children the servers have reaped (cutime + cstime): a forking server's work."""
+    total = 0
+    for pid in roots:
+        f = proc_stat(pid)
+        if f and len(f) >= 15:
+            total += (int(f[13]) + int(f[14])) * 10**9 // os.sysconf("SC_CLK_TCK")
+    return total
+
+
+class Measured:
+    """Starts a server under the watchdog, measures its CPU over a load run, and stops it and
+    every process it left behind (by PID) whatever happens."""
+
+    def __init__(self, cfg: argparse.Namespace, name: str, build: Path, pin: Pinning, tmp: Path,
+                 conns: int, protocol: str, rec: dict[str, Any]):
+        self.cfg, self.name, self.build, self.pin, self.tmp = cfg, name, build, pin, tmp
+        self.conns, self.protocol, self.rec = conns, protocol, rec
+        self.srv: Any = None
+        self.dog: Watchdog | None = None
+
+    def __enter__(self) -> "Measured":
+        self.srv = start(self.name, self.cfg, self.build, self.pin, self.tmp, self.conns,
+                         self.protocol)
+        self.roots = roots_of(self.srv)
+        self.dog = Watchdog(self.roots, self.cfg.max_rss_mib << 20, self.cfg.max_tasks,
+                            self.srv.listen[1] if self.srv.listen else None)
+        self.dog.sample()
+        self.dog.start()
+        self.cpu0 = process_cpu_ns(list(trees(self.roots))) + reaped_children_cpu_ns(self.roots)
+        return self
+
+    def finish(self) -> float:
+        """After the load: records RSS/tasks/CPU; raises StartError if the server failed."""
+        assert self.dog is not None
+        self.dog.sample()
+        pids = sorted(set(trees(self.roots)) | set(self.dog.seen))
+        cpu1 = process_cpu_ns(pids) + reaped_children_cpu_ns(self.roots)
+        cpu_s = (cpu1 - self.cpu0) / 1e9
+        self.rec.update({"peak_rss_mib": round(self.dog.peak_rss / 2**20, 1),
+                         "peak_tasks": self.dog.peak_tasks, "server_cpu_s": round(cpu_s, 3),
+                         "accept_queue_peak": self.dog.peak_queue})
+        if self.dog.killed:
+            raise StartError(f"killed by the watchdog: {self.dog.killed}")
+        rc = exited(self.srv)
+        if rc is not None:
+            raise StartError(f"server exited during the run (exit code {rc})")
+        return cpu_s
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.dog is not None:
+            self.dog.stop()
+        if self.srv is not None:
+            seen = dict(self.dog.seen) if self.dog else {}
+            seen.update(trees(self.roots))
+            rc, how = self.srv.stop()
+            self.rec["server_exit"], self.rec["server_stop"] = rc, how
+            left = kill_pids({p: s for p, s in seen.items() if p not in self.roots})
+            if left:
+                self.rec["leftover_killed"] = left
 
 
 def run_point(cfg: argparse.Namespace, name: str, build: Path, pin: Pinning, lua: Path,
-              mode: str, conns: int, tmp: Path) -> dict[str, Any]:
-    rec: dict[str, Any] = {"server": name, "mode": mode, "connections": conns, "ok": False,
-                           "reason": None, "loadavg_before": loadavg()}
-    srv = None
-    dog = None
+              mode: str, conns: int, rnd: int, tmp: Path) -> dict[str, Any]:
+    rec: dict[str, Any] = {"server": name, "mode": mode, "connections": conns, "round": rnd,
+                           "ok": False, "reason": None, "loadavg_before": loadavg()}
     try:
-        srv = Server(pin.prefix(pin.server_cpu) + server_argv(name, cfg, build),
-                     tmp / f"{name}.log")
-        host, port = srv.wait_listening(START_TIMEOUT_S)
-        dog = Watchdog(srv.pid, cfg.max_rss_mib << 20, cfg.max_tasks)
-        dog.sample()
-        dog.start()
-        argv = pin.prefix(pin.load_cpu) + [cfg.wrk, "-t1", f"-c{conns}", f"-d{cfg.duration}s",
-                                           "--timeout", f"{cfg.timeout}s", "-s", str(lua)]
-        if mode == "close":
-            argv += ["-H", "Connection: close"]
-        argv.append(f"http://{host}:{port}/")
-        pids = list(process_tree(srv.pid))
-        cpu0 = cpu_ns(pids) + reaped_children_cpu_ns(srv.pid)
-        result, _ = run_wrk(argv, cfg.duration, conns)
-        dog.sample()
-        pids = sorted(set(pids) | set(dog.seen))
-        cpu1 = cpu_ns(pids) + reaped_children_cpu_ns(srv.pid)
-        rec.update({"peak_rss_mib": round(dog.peak_rss / 2**20, 1), "peak_tasks": dog.peak_tasks,
-                    "server_cpu_s": round((cpu1 - cpu0) / 1e9, 3)})
-        if dog.killed:
-            raise StartError(f"killed by the watchdog: {dog.killed}")
-        if srv.proc.poll() is not None:
-            raise StartError(f"server exited during the run (exit code {srv.proc.poll()})")
-        if result is None or not result["requests"] or not result["duration_us"]:
-            raise StartError("no request completed" + (f" (wrk: {result})" if result else ""))
-        reqs, dur_us = result["requests"], result["duration_us"]
-        rec.update({
-            "ok": True,
-            "req_per_s": reqs * 1e6 / dur_us,
-            "p50_ms": result["p50_us"] / 1e3,
-            "p99_ms": result["p99_us"] / 1e3,
-            "errors": {k: int(result.get(k, 0)) for k in ERROR_KINDS if result.get(k)},
-            "cpu_us_per_req": (cpu1 - cpu0) / 1e3 / reqs,
-        })
+        with Measured(cfg, name, build, pin, tmp, conns, "http", rec) as m:
+            host, port = m.srv.listen
+            argv = pin.prefix(pin.load_cpu) + [cfg.wrk, "-t1", f"-c{conns}", f"-d{cfg.duration}s",
+                                               "--timeout", f"{cfg.timeout}s", "-s", str(lua)]
+            if mode == "close":
+                argv += ["-H", "Connection: close"]
+            argv.append(f"http://{host}:{port}/")
+            result, _ = run_wrk(argv, cfg.duration, conns)
+            cpu_s = m.finish()
+            if result is None or not result["requests"] or not result["duration_us"]:
+                errs = {k: result[k] for k in ERROR_KINDS if result and result.get(k)}
+                raise StartError(f"no request answered in {cfg.duration} s"
+                                 + (f" (wrk errors: {errs})" if errs else " (wrk saw no error)"))
+            reqs, dur_us = result["requests"], result["duration_us"]
+            rec.update({
+                "ok": True,
+                "req_per_s": reqs * 1e6 / dur_us,
+                "p50_ms": result["p50_us"] / 1e3,
+                "p99_ms": result["p99_us"] / 1e3,
+                "errors": {k: int(result.get(k, 0)) for k in ERROR_KINDS if result.get(k)},
+                "cpu_us_per_req": cpu_s * 1e6 / reqs,
+            })
     except StartError as e:
         rec["reason"] = str(e)
     except Exception as e:  # one point must not end the whole run
         rec["reason"] = f"harness error: {type(e).__name__}: {e}"
-    finally:
-        if dog is not None:
-            dog.stop()
-        if srv is not None:
-            seen = dict(dog.seen) if dog else {}
-            seen.update(process_tree(srv.pid))
-            rc, how = srv.stop()
-            rec["server_exit"], rec["server_stop"] = rc, how
-            left = kill_pids({p: s for p, s in seen.items() if p != srv.pid})
-            if left:
-                rec["leftover_killed"] = left
-        rec["loadavg_after"] = loadavg()
+    rec["loadavg_after"] = loadavg()
     return rec
 
 
+def run_echo_point(cfg: argparse.Namespace, name: str, build: Path, pin: Pinning, conns: int,
+                   rnd: int, tmp: Path) -> dict[str, Any]:
+    """One bench/echo_load run (64-octet messages, one in flight per connection)."""
+    rec: dict[str, Any] = {"server": name, "mode": "echo", "connections": conns, "round": rnd,
+                           "ok": False, "reason": None, "loadavg_before": loadavg()}
+    try:
+        with Measured(cfg, name, build, pin, tmp, conns, "echo", rec) as m:
+            host, port = m.srv.listen
+            warmup = min(1.0, cfg.echo_duration / 2)
+            argv = pin.prefix(pin.load_cpu) + [
+                str(build / "bench" / "echo_load"), "--host", host, "--port", str(port),
+                "--connections", str(conns), "--size", str(ECHO_SIZE), "--depth", "1",
+                "--duration", f"{cfg.echo_duration:g}", "--warmup", f"{warmup:g}", "--json"]
+            limit = cfg.echo_duration + warmup + 30 + conns / 500.0
+            try:
+                r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, timeout=limit)
+            except subprocess.TimeoutExpired:
+                raise StartError(f"echo_load timed out after {limit:.0f} s (killed)")
+            cpu_s = m.finish()
+            result = parse_load_json(r.stdout.decode("utf-8", "replace"))
+            if r.returncode != 0 or result is None:
+                last = [ln for ln in r.stderr.decode("utf-8", "replace").splitlines() if ln]
+                raise StartError(f"echo_load exit code {r.returncode}"
+                                 + (f": {last[-1].strip()}" if last else ""))
+            msgs = result.get("messages") or 0
+            if not msgs:
+                raise StartError("no message was echoed")
+            lat = result.get("latency_us") or {}
+            rec.update({
+                "ok": True,
+                "req_per_s": result.get("msgs_per_s"),
+                "p99_ms": (lat.get("p99") or 0) / 1e3,
+                "errors": {k: v for k, v in (result.get("errors") or {}).items() if v},
+                "connected": result.get("connected"),
+                # echo_load's window is warm-up + duration; the CPU is the whole run's.
+                "cpu_us_per_req": cpu_s * 1e6 / msgs,
+            })
+    except StartError as e:
+        rec["reason"] = str(e)
+    except Exception as e:
+        rec["reason"] = f"harness error: {type(e).__name__}: {e}"
+    rec["loadavg_after"] = loadavg()
+    return rec
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Per (server, mode, connections): the round with the median requests/s among those that
+    succeeded (the lower middle for an even count), with every round's figure and failure; a
+    failed record when no round succeeded."""
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+    for r in runs:
+        groups.setdefault((r["server"], r["mode"], r["connections"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        ok = sorted((r for r in rs if r["ok"]), key=lambda r: r["req_per_s"])
+        rec = dict(ok[(len(ok) - 1) // 2] if ok else rs[0])
+        rec["rounds"] = len(rs)
+        rec["rounds_ok"] = len(ok)
+        rec["req_per_s_rounds"] = [round(r["req_per_s"]) if r["ok"] else None for r in rs]
+        rec["peak_rss_mib"] = max((r.get("peak_rss_mib") or 0 for r in rs), default=None)
+        out[key] = rec
+    return out
+
+
 def cell(rec: dict[str, Any] | None, key: str, fmt: str) -> str:
-    if rec is None or rec.get(key) is None:
-        return "" if rec is None or rec["ok"] else "fail"
+    if rec is None:
+        return ""
     if key == "peak_rss_mib":  # shown for a failed point too: it may be why it failed
+        if rec.get(key) is None:
+            return ""
         return format(rec[key], fmt) + ("" if rec["ok"] else " (fail)")
+    if not rec["ok"] or rec.get(key) is None:
+        return "fail"
     errors = sum(rec.get("errors", {}).values())
-    return format(rec[key], fmt) + (f" ({errors:,} err)" if errors else "")
+    part = "" if rec["rounds_ok"] == rec["rounds"] else f" ({rec['rounds_ok']}/{rec['rounds']} ok)"
+    return format(rec[key], fmt) + (f" ({errors:,} err)" if errors else "") + part
 
 
-def render_tables(runs: list[dict[str, Any]], cfg: argparse.Namespace) -> str:
-    by = {(r["server"], r["mode"], r["connections"]): r for r in runs}
-    lines = []
+def degradation(server: str, mode: str, conns: list[int],
+                med: dict[tuple[str, str, int], dict[str, Any]], unit: str = "req/s") -> str:
+    """One sentence, from the medians: where the server first fails, shows errors or timeouts,
+    or serves under half its peak."""
+    recs = [(c, med.get((server, mode, c))) for c in conns]
+    recs = [(c, r) for c, r in recs if r is not None]
+    if not recs:
+        return f"{server}, {mode}: not measured."
+    ok = [(c, r) for c, r in recs if r["ok"]]
+    if not ok:
+        return f"{server}, {mode}: failed at every point ({recs[0][1]['reason']})."
+    peak_c, peak = max(ok, key=lambda cr: cr[1]["req_per_s"])
+    head = f"**{server}**, {mode}: peak {peak['req_per_s']:,.0f} {unit} at {peak_c:,} connections"
+    for c, r in recs:
+        if not r["ok"]:
+            return f"{head}; fails from {c:,} ({r['reason']})."
+        errs = r.get("errors") or {}
+        if sum(errs.values()):
+            what = ", ".join(f"{v:,} {k}" for k, v in errs.items())
+            return (f"{head}; errors from {c:,} connections ({what}; "
+                    f"{r['req_per_s']:,.0f} {unit}).")
+        queue = r.get("accept_queue_peak") or 0
+        # Not with a connection per request: there a queue is the server being busy, not a
+        # client never served.
+        if mode != "close" and queue >= max(10, c // 10):
+            return (f"{head}; from {c:,} connections up to {queue:,} of them wait unserved in the "
+                    f"accept queue ({r['req_per_s']:,.0f} {unit} for the others).")
+        if r["req_per_s"] < peak["req_per_s"] / 2:
+            return (f"{head}; under half of it from {c:,} connections "
+                    f"({r['req_per_s']:,.0f} {unit}, p99 {r['p99_ms']:.1f} ms).")
+    last_c, last = recs[-1]
+    return (f"{head}; no error and at least half its peak up to {last_c:,} "
+            f"({last['req_per_s']:,.0f} {unit}, p99 {last['p99_ms']:.1f} ms, "
+            f"{last.get('peak_rss_mib') or 0:.0f} MiB).")
+
+
+def table(title: str, servers: list[str], conns: list[int], med: dict, mode: str, key: str,
+          fmt: str) -> list[str]:
+    lines = [f"### {title}", "", "| connections | " + " | ".join(servers) + " |",
+             "|---:|" + "---:|" * len(servers)]
+    for c in conns:
+        if not any((s, mode, c) in med for s in servers):
+            continue  # a point not run (--quick leaves some out)
+        row = [cell(med.get((s, mode, c)), key, fmt) for s in servers]
+        lines.append(f"| {c:,} | " + " | ".join(row) + " |")
+    return lines + [""]
+
+
+def render_tables(runs: list[dict[str, Any]], cfg: argparse.Namespace,
+                  unavailable: dict[str, str]) -> str:
+    med = medians(runs)
+    lines = [f"rounds per point: {cfg.rounds} (median shown); {cfg.duration} s per point; "
+             f"wrk -t1, timeout {cfg.timeout} s", ""]
     for mode in cfg.modes:
         for key, fmt, title in (("req_per_s", ",.0f", "requests/s"), ("p99_ms", ".1f", "p99 ms"),
+                                ("cpu_us_per_req", ".1f", "server CPU µs per request"),
                                 ("peak_rss_mib", ".1f", "peak RSS MiB")):
-            lines += [f"### {title}, {mode}", "",
-                      "| connections | " + " | ".join(cfg.servers) + " |",
-                      "|---:|" + "---:|" * len(cfg.servers)]
-            for c in cfg.connections:
-                row = [cell(by.get((s, mode, c)), key, fmt) for s in cfg.servers]
-                lines.append(f"| {c:,} | " + " | ".join(row) + " |")
-            lines.append("")
-    failures = [f"- {r['server']} {r['mode']} c={r['connections']}: {r['reason']}"
-                for r in runs if not r["ok"]]
+            lines += table(f"{title}, {mode}", cfg.servers, cfg.connections, med, mode, key, fmt)
+    echo_servers = [s for s in cfg.echo_servers]
+    if cfg.echo_connections and echo_servers:
+        lines += [f"## TCP echo ({ECHO_SIZE}-octet messages, one in flight per connection, "
+                  f"bench/echo_load, {cfg.echo_duration:g} s per point)", ""]
+        for key, fmt, title in (("req_per_s", ",.0f", "messages/s"), ("p99_ms", ".2f", "p99 ms"),
+                                ("cpu_us_per_req", ".1f", "server CPU µs per message"),
+                                ("peak_rss_mib", ".1f", "peak RSS MiB")):
+            lines += table(f"echo: {title}", echo_servers, cfg.echo_connections, med, "echo",
+                           key, fmt)
+    lines += ["## How each one degrades", "",
+              "(from the medians above: the first connection count where it fails, shows "
+              "errors or timeouts, or serves under half its peak)", ""]
+    for s in cfg.servers:
+        for mode in cfg.modes:
+            lines.append("- " + degradation(s, mode, cfg.connections, med))
+    if cfg.echo_connections:
+        for s in cfg.echo_servers:
+            lines.append("- " + degradation(s, "echo", cfg.echo_connections, med, "msg/s"))
+    lines.append("")
+    if unavailable:
+        lines += ["### not measured", ""] + [f"- {s}: {why}" for s, why in unavailable.items()]
+        lines.append("")
+    failures = [f"- {r['server']} {r['mode']} c={r['connections']} round {r['round']}: "
+                f"{r['reason']}" for r in runs if not r["ok"]]
     if failures:
-        lines += ["### failed points", ""] + failures + [""]
+        lines += ["### failed runs", ""] + failures + [""]
     return "\n".join(lines)
 
 
@@ -268,19 +556,51 @@ def write_plots(out: Path, runs: list[dict[str, Any]], cfg: argparse.Namespace) 
         from plots import multi_plot
     except ImportError:
         return []
+    med = medians(runs)
     files = []
     for key, title, label in (("req_per_s", "requests/s", "requests/s"),
                               ("p99_ms", "p99 latency", "ms"),
                               ("peak_rss_mib", "peak RSS", "MiB")):
         panels = []
         for mode in cfg.modes:
-            series = {s: [(r["connections"], r.get(key) if r["ok"] or key == "peak_rss_mib"
-                           else None) for r in runs if r["server"] == s and r["mode"] == mode]
-                      for s in cfg.servers}
+            series = {}
+            for s in cfg.servers:
+                pts = []
+                for c in cfg.connections:
+                    r = med.get((s, mode, c))
+                    if r is not None:
+                        pts.append((c, r.get(key) if r["ok"] or key == "peak_rss_mib" else None))
+                series[s] = pts
             panels.append({"title": f"{title}, {mode}", "x_label": "connections",
                            "y_label": label, "series": series, "log_x": True})
-        files += multi_plot(out / key, f"{title} by connections", panels, ncols=len(panels))
+        files += multi_plot(out / key, f"{title} by connections", panels, ncols=len(panels),
+                            styles=STYLES)
     return files
+
+
+def probe(cfg: argparse.Namespace, build: Path, pin: Pinning, tmp: Path) -> dict[str, str]:
+    """Servers that cannot run here, with the reason: not built, not installed, or not starting
+    (each real peer is started once up front)."""
+    bad: dict[str, str] = {}
+    for s in cfg.servers:
+        if s in PEERS:
+            prog = arch_peers.program(s)
+            if prog is None:
+                pkg = {"node": "nodejs"}.get(s, "apache2-bin" if s.startswith("apache")
+                                             else "nginx")
+                bad[s] = f"not installed (Debian package {pkg}; ./dev bench arch installs it)"
+                continue
+            if s == "nginx-proxy" and not os.access(build / "apps" / "http_server", os.X_OK):
+                bad[s] = f"not built: {build / 'apps' / 'http_server'}"
+                continue
+            try:
+                srv = start(s, cfg, build, pin, tmp, 100)
+                srv.stop()
+            except StartError as e:
+                bad[s] = f"does not start: {e}"
+        elif not os.access(server_argv(s, cfg, build)[0], os.X_OK):
+            bad[s] = f"not built: {server_argv(s, cfg, build)[0]}"
+    return bad
 
 
 def main(argv: list[str]) -> int:
@@ -293,41 +613,64 @@ def main(argv: list[str]) -> int:
     pin = Pinning(cfg.server_cpu, cfg.load_cpu)
     for n in pin.notes:
         eprint(f"arch_bench: note: {n}")
-    missing = [s for s in cfg.servers if not os.access(server_argv(s, cfg, build)[0], os.X_OK)]
-    if missing:
-        eprint(f"arch_bench: not built, skipped: {', '.join(missing)}")
-        cfg.servers = [s for s in cfg.servers if s not in missing]
-    if not cfg.servers:
-        return 2
+    w = raise_nofile(max(cfg.connections + cfg.echo_connections) * 2)
+    if w:
+        eprint(f"arch_bench: warning: {w}")
     runs: list[dict[str, Any]] = []
     interrupted = False
-    with tempfile.TemporaryDirectory(prefix="arch_bench-") as td:
-        tmp = Path(td)
+    t0 = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="arch_bench-"))
+    tmp.chmod(0o755)  # nginx's worker and httpd's children run as nobody when started as root
+    try:
+        unavailable = probe(cfg, build, pin, tmp)
+        for s, why in unavailable.items():
+            eprint(f"arch_bench: left out: {s}: {why}")
+        cfg.servers = [s for s in cfg.servers if s not in unavailable]
+        echo_load_ok = os.access(build / "bench" / "echo_load", os.X_OK)
+        cfg.echo_servers = [s for s in ECHO_SERVERS if s in cfg.servers and os.access(
+            server_argv(s, cfg, build, "echo")[0], os.X_OK)] if echo_load_ok else []
+        if cfg.echo_connections and not echo_load_ok:
+            eprint(f"arch_bench: echo table skipped: {build / 'bench' / 'echo_load'} not built")
+        if not cfg.servers:
+            return 2
         lua = tmp / "report.lua"
         lua.write_text(WRK_REPORT_LUA)
+        points = [(m, c) for m in cfg.modes for c in cfg.connections
+                  if not (cfg.quick and "--connections" not in argv and (m, c) in QUICK_SKIP)]
+        points += [("echo", c) for c in cfg.echo_connections if cfg.echo_servers]
         try:
             with open(out / "runs.jsonl", "a", encoding="utf-8") as log:
-                for mode in cfg.modes:
-                    for conns in cfg.connections:
-                        for name in cfg.servers:
-                            rec = run_point(cfg, name, build, pin, lua, mode, conns, tmp)
+                for mode, conns in points:
+                    for rnd in range(cfg.rounds):
+                        # Interleaved: every server once per round, so that a noisy moment of
+                        # the machine does not fall on one server's every run.
+                        for name in (cfg.echo_servers if mode == "echo" else cfg.servers):
+                            if mode == "echo":
+                                rec = run_echo_point(cfg, name, build, pin, conns, rnd, tmp)
+                            else:
+                                rec = run_point(cfg, name, build, pin, lua, mode, conns, rnd, tmp)
                             runs.append(rec)
                             log.write(json.dumps(rec) + "\n")
                             log.flush()
-                            eprint(f"arch_bench: {name} {mode} c={conns}: "
-                                   + (f"{rec['req_per_s']:,.0f} req/s, p99 {rec['p99_ms']:.1f} ms"
+                            eprint(f"arch_bench: {name} {mode} c={conns} r{rnd}: "
+                                   + (f"{rec['req_per_s']:,.0f}/s, p99 {rec['p99_ms']:.1f} ms"
                                       if rec["ok"] else f"FAILED: {rec['reason']}"))
         except KeyboardInterrupt:
             interrupted = True
-    table = render_tables(runs, cfg)
-    (out / "table.md").write_text(table + "\n", encoding="utf-8")
-    print(table)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    elapsed = time.monotonic() - t0
+    text = render_tables(runs, cfg, unavailable)
+    text += f"\nwall time: {elapsed:.0f} s; load average at the end: {loadavg()}\n"
+    (out / "table.md").write_text(text, encoding="utf-8")
+    print(text)
     plot_files = write_plots(out, runs, cfg)
     results = {"settings": {k: v for k, v in vars(cfg).items()}, "pinning": pin.describe(),
                "machine": machine_info(repo), "runs": runs, "interrupted": interrupted,
-               "plots": plot_files}
+               "unavailable": unavailable, "wall_s": round(elapsed, 1), "plots": plot_files,
+               "medians": [v for v in medians(runs).values()]}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    eprint(f"arch_bench: results in {out}/")
+    eprint(f"arch_bench: results in {out}/ ({elapsed:.0f} s)")
     return 130 if interrupted else (1 if any(not r["ok"] for r in runs) else 0)
 
 
