@@ -11,7 +11,9 @@
 // - read_until(delim, max): the bytes up to and including the first `delim`. `max` bounds the
 //   whole line, delimiter included: with `max` bytes buffered and no delimiter among them the
 //   result is coil::errc::line_too_long (nothing consumed; the bytes stay in buffered(), so the
-//   caller may consume() them to skip the line, or give up).
+//   caller may consume(max) to skip the line's first max bytes and read on, or give up).
+//   buffered() may hold more than max bytes, the following lines included: consume(max), not
+//   consume(buffered().size()), is what is known to hold no delimiter.
 // - read_line(max): read_until('\n', max) without the LF, and without a CR just before it
 //   (LF or CRLF endings; a lone CR is data).
 // - read_exact(n): exactly n bytes (the buffer grows to n if needed).

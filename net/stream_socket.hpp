@@ -68,11 +68,12 @@ public:
     /// Sends all of `buf` (several sends if the socket buffer is full). On error (broken_pipe,
     /// operation_canceled, ...) transferred() says how many bytes were sent before it.
     /// Ordering: concurrent send_all calls on one stream never interleave: each goes out whole,
-    /// in the order the calls were made (a FIFO of waiting writers, used only under contention;
-    /// a lone writer pays one flag test). A call cancelled while it waits for its turn returns
-    /// operation_canceled with 0 bytes sent; closing the stream ends the waiting ones the same
-    /// way. Plain send() does not take a turn: mixing send() with a concurrent send_all on one
-    /// stream may interleave.
+    /// in the order the calls started running (a FIFO of waiting writers, used only under
+    /// contention; a lone writer pays one flag test). send_all returns a lazy task, so that is
+    /// the order in which the tasks are first awaited or started (when_all, spawn), not made.
+    /// A call cancelled while it waits for its turn returns operation_canceled with 0 bytes
+    /// sent; closing the stream ends the waiting ones the same way. Plain send() does not take
+    /// a turn: mixing send() with a concurrent send_all on one stream may interleave.
     /// A message cut short: a send_all that ends after sending part of `buf` (cancelled, timed
     /// out, its task destroyed, or an error) leaves that part on the stream, and hands its turn
     /// on: the writers queued behind it then go out right after the partial message, so the peer
