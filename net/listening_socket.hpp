@@ -14,6 +14,13 @@
 // Lifetime: a listener may outlive its event loop (declared outside coil::run): it is safe to
 // destroy afterwards, and usable on a later loop of the same thread (docs/lifetimes.md).
 // Threading: loop thread only.
+// Restart after a crash (io_uring): when a process dies without closing its listener, the
+// kernel tears its ring down later, on a workqueue, and the armed multishot accept keeps the
+// listening socket open until then (a few ms; measured up to ~50 ms on a loaded 2-core VM). A
+// replacement started at once may get address_in_use for the port (SO_REUSEADDR does not cover
+// a socket still listening) or the Unix path (it is still live). A clean exit (close, or the
+// loop's destructor) has no such delay. Supervisors should retry the bind with a short back-off
+// (systemd's RestartSec does this); epoll has no ring and releases the socket with the process.
 // Not used on its own: its constructors are protected; the derived listener's accept() wraps
 // accept_fd() in its stream type.
 

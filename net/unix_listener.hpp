@@ -27,7 +27,9 @@
 // - close() (or destruction) removes the socket file, if the path still names the very file this
 //   listener created (same device and inode): one that another process has put there since is
 //   left alone. A moved-from listener removes nothing. The file is not removed if the process
-//   dies without closing (then the next bind finds it stale, above).
+//   dies without closing (then the next bind finds it stale, above; on io_uring only once the
+//   kernel has torn the dead process's ring down: see "Restart after a crash" in
+//   net/listening_socket.hpp).
 // - File permissions: the socket file gets 0777 minus the umask; connecting needs write
 //   permission on it. Set the umask (or chmod after bind) to restrict who may connect.
 // Errors of bind: the endpoint's (filename_too_long, invalid_argument; see unix_endpoint), the
