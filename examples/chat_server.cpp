@@ -5,7 +5,9 @@
 //   is skipped with a note to its sender: the memory per client stays bounded by max;
 // - many tasks write to one client: each delivery is its own task calling send_all, and the
 //   stream's ordered send_all keeps every message whole and in order (no outbox, no flusher);
-// - a slow client is bounded: each delivery has a deadline (coil::with_timeout); a client whose
+// - a slow client is bounded: each delivery has a deadline (coil::with_timeout; it counts the
+//   wait for the stream's turn too, so a backlog longer than the deadline drops even a client
+//   that reads: a flood from one talker is the room's problem); a client whose
 //   send times out is dropped (its stream is closed, which also ends its reader); and so is a
 //   client with --backlog deliveries already waiting (the deadline alone bounds the time, not
 //   the memory: a fast talker can queue lines for a client that never reads far quicker than
