@@ -4,9 +4,10 @@
 coil's http_server answers `GET /cpu?kib=N` with the SHA-256 of N KiB of generated data (real CPU
 work, libcrypto): inline on the event loop by default, on the thread pool with --offload. This
 harness measures the latency of the cheap `GET /` ("Hello, World!") while other clients hammer
-`/cpu`, once without and once with --offload, in the same run and interleaved over rounds (the
-shown figures are medians over rounds). The goal (issue 11): p99 of `/` at least 10x lower with
-offload.
+`/cpu`, without and with --offload, and (the third mode, "idle") with no /cpu load at all: the
+machine's own latency floor, which offload cannot go below. The modes run in the same
+invocation, interleaved over rounds (the shown figures are medians over rounds). The goal
+(issue 11): p99 of `/` at least 10x lower with offload.
 
 One run (a mode, a round): the server starts fresh, pinned with taskset to --server-cpu (the
 whole process: with --offload its pool threads run on that CPU too, so both modes get the same
@@ -14,9 +15,10 @@ one CPU, and offload cannot win by using a second core; --server-cpu -1 leaves i
 pool then shares the machine with the load generators). Then, both on --load-cpu:
   load   wrk -t1 -c K on /cpu?kib=N: K clients, each sending its next request as soon as the
          previous one is answered (the background CPU load)
-  probe  wrk -t1 -c P --latency on /: the latency of a request the loop can answer at once;
-         it starts --warmup seconds after the load and measures for --duration seconds, while
-         the load still runs (the load runs warmup + duration + 1 s)
+  probe  wrk -t1 -c P on / (percentiles from its Lua done() hook): the latency of a request
+         the loop can answer at once; it starts --warmup seconds after the load and measures
+         for --duration seconds while the load still runs (the load runs warmup + duration +
+         1 s). Mode idle: the probe alone, no load
 Both wrk are closed-loop (a client waits for its answer before sending again), so the probe's
 percentiles are per completed request, not per intended send time (no coordinated-omission
 correction): a stalled loop shows as few, slow requests.
@@ -28,7 +30,8 @@ Outputs (in --out, default <repository>/results/offload-<UTC time>):
   results.json   all runs, per-mode medians, the p99 ratio, machine info and settings
   runs.jsonl     the runs, appended as they finish (survives an interrupted run)
   table.md       the markdown table that is also printed to stdout
-  p99.png        p50 and p99 of GET / per round, offload off vs on (also .svg)
+  p99.png        GET / latency at p50, p90, p99 and p99.9 (medians over rounds), one line per
+                 mode (also .svg)
   logs/          server and wrk output of every failed run
 
 Exit status: 0 if every run succeeded, 1 if some failed (results are still written), 2 on a setup
@@ -570,6 +573,8 @@ def main(argv: list[str]) -> int:
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
     plot_files: list[str] = []
     try:
+        if not any(r["ok"] for r in runs):
+            raise ValueError("no run succeeded: nothing to plot")
         plot_files = write_plot(out, cfg, med, {
             **meta, "load": fmt_load(load_start),
             "server_cpu": pin.server_cpu if pin.server_cpu is not None else "any"})
