@@ -45,6 +45,7 @@
 #include "coil/runtime/errc.hpp"
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/result.hpp"
+#include "coil/runtime/sync/detail/sync_awaitable.hpp"
 #include "coil/runtime/sync/detail/waiter.hpp"
 #include "coil/runtime/task.hpp"
 
@@ -106,58 +107,32 @@ public:
             return owner_->take_locked(*this);
         }
 
-        class [[nodiscard]] receive_awaitable {
+        class [[nodiscard]] receive_awaitable
+            : public detail::sync_awaitable<receive_awaitable> {
         public:
             explicit receive_awaitable(receiver& r) noexcept : receiver_(r) {}
-            // Movable only before it is awaited (with_timeout and the combinators take it by value).
-        receive_awaitable(receive_awaitable&& other) noexcept : receiver_(other.receiver_) {
-            assert(!other.waiter_.engaged);
-        }
-        receive_awaitable(const receive_awaitable&) = delete;
-            receive_awaitable& operator=(const receive_awaitable&) = delete;
-            ~receive_awaitable() {
-                if (!waiter_.engaged) return;
-                std::unique_lock<std::mutex> lock;
-                (void)detail::abandon(waiter_, lock);  // a wake here is news only: nothing to give
-            }
-
-            bool await_ready() const noexcept { return false; }
-
-            template <class P>
-            bool await_suspend(std::coroutine_handle<P> awaiting) {
-                detail::cancel_state* cancel = detail::cancel_state_of(awaiting);
-                if (cancel && cancel->requested()) {
-                    cancelled_ = true;
-                    return false;
-                }
-                event_loop& loop = event_loop::current_or_throw();
-                broadcast& b = *receiver_.owner_;
-                std::unique_lock lock(b.mutex_);
-                if (b.available_locked(receiver_.next_)) {
-                    if (loop.take_inline_budget()) return false;
-                    detail::grant_self_later(waiter_, b.mutex_, loop, awaiting);
-                    return true;
-                }
-                detail::park(waiter_, lock, b.waiters_, loop, awaiting, cancel);
-                return true;
-            }
+            receive_awaitable(receive_awaitable&&) noexcept = default;
+            // No destructor of its own: a wake here is news only, nothing to give back.
 
             // Woken (or ready at once): there is a value, a lag or the close to report, since
             // only this receive moves this receiver's cursor.
             result<T> await_resume() {
-                if (cancelled_) return std::errc::operation_canceled;
-                if (detail::finish(waiter_) == detail::sync_waiter::state::cancelled) {
-                    return std::errc::operation_canceled;
-                }
+                if (this->ended_by_cancel()) return std::errc::operation_canceled;
                 broadcast& b = *receiver_.owner_;
                 std::lock_guard lock(b.mutex_);
                 return b.take_locked(receiver_);
             }
 
         private:
+            friend detail::sync_awaitable<receive_awaitable>;
+            std::mutex& sync_mutex() noexcept { return receiver_.owner_->mutex_; }
+            detail::waiter_list& waiters() noexcept { return receiver_.owner_->waiters_; }
+            detail::attempt try_take_locked() const noexcept {
+                return receiver_.owner_->available_locked(receiver_.next_) ? detail::attempt::taken
+                                                                           : detail::attempt::park;
+            }
+
             receiver& receiver_;
-            detail::sync_waiter waiter_;
-            bool cancelled_ = false;
         };
 
         /// The next value (see the top of this file).

@@ -53,6 +53,7 @@
 #include "coil/runtime/errc.hpp"
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/result.hpp"
+#include "coil/runtime/sync/detail/sync_awaitable.hpp"
 #include "coil/runtime/sync/detail/waiter.hpp"
 #include "coil/runtime/task.hpp"
 
@@ -142,129 +143,92 @@ private:
     };
 
 public:
-    class [[nodiscard]] send_awaitable {
+    class [[nodiscard]] send_awaitable
+        : public detail::sync_awaitable<send_awaitable, send_waiter> {
+        using base = detail::sync_awaitable<send_awaitable, send_waiter>;
+
     public:
         send_awaitable(channel& ch, T&& value) : channel_(ch), value_(std::move(value)) {
-            waiter_.value = &value_;
+            this->waiter_.value = &value_;
         }
-        // Movable only before it is awaited (with_timeout and the combinators take it by value).
         send_awaitable(send_awaitable&& other) noexcept(std::is_nothrow_move_constructible_v<T>)
-            : channel_(other.channel_), value_(std::move(other.value_)) {
-            assert(!other.waiter_.engaged);
-            waiter_.value = &value_;
+            : base(std::move(other)), channel_(other.channel_), value_(std::move(other.value_)) {
+            this->waiter_.value = &value_;
         }
-        send_awaitable(const send_awaitable&) = delete;
-        send_awaitable& operator=(const send_awaitable&) = delete;
         ~send_awaitable() {
-            if (!waiter_.engaged) return;
-            std::unique_lock<std::mutex> lock;
-            // A granted sender's value was queued already (or the channel closed): nothing to give.
-            (void)detail::abandon(waiter_, lock);
-        }
-
-        bool await_ready() const noexcept { return false; }
-
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> awaiting) {
-            detail::cancel_state* cancel = detail::cancel_state_of(awaiting);
-            if (cancel && cancel->requested()) {
-                cancelled_ = true;
-                return false;
-            }
-            event_loop& loop = event_loop::current_or_throw();
-            std::unique_lock lock(channel_.mutex_);
-            if (channel_.closed_) {
-                waiter_.closed = true;
-                return false;
-            }
-            if (channel_.offer_locked(*value_)) {
-                value_.reset();
-                if (loop.take_inline_budget()) return false;
-                detail::grant_self_later(waiter_, channel_.mutex_, loop, awaiting);
-                return true;
-            }
-            detail::park(waiter_, lock, channel_.senders_, loop, awaiting, cancel);
-            return true;
+            // Unlinked here, not in the base's destructor: a receive on another thread may take
+            // *value_ from a parked sender until then. A granted sender's value was queued
+            // already (or the channel closed): nothing to give back.
+            this->abandon_parked([] {});
         }
 
         result<void> await_resume() noexcept {
-            if (cancelled_) return std::errc::operation_canceled;
-            if (detail::finish(waiter_) == detail::sync_waiter::state::cancelled) {
-                return std::errc::operation_canceled;
-            }
-            if (waiter_.closed) return errc::closed;
+            if (this->ended_by_cancel()) return std::errc::operation_canceled;
+            if (this->waiter_.closed) return errc::closed;
             return {};
         }
 
     private:
+        friend base;
+        std::mutex& sync_mutex() noexcept { return channel_.mutex_; }
+        detail::waiter_list& waiters() noexcept { return channel_.senders_; }
+        detail::attempt try_take_locked() {
+            if (channel_.closed_) {
+                this->waiter_.closed = true;
+                return detail::attempt::refused;
+            }
+            if (!channel_.offer_locked(*value_)) return detail::attempt::park;
+            value_.reset();
+            return detail::attempt::taken;
+        }
+
         channel& channel_;
         std::optional<T> value_;
-        send_waiter waiter_;
-        bool cancelled_ = false;
     };
 
-    class [[nodiscard]] receive_awaitable {
+    class [[nodiscard]] receive_awaitable
+        : public detail::sync_awaitable<receive_awaitable, receive_waiter> {
+        using base = detail::sync_awaitable<receive_awaitable, receive_waiter>;
+
     public:
         explicit receive_awaitable(channel& ch) noexcept : channel_(ch) {}
-        // Movable only before it is awaited (with_timeout and the combinators take it by value).
-        receive_awaitable(receive_awaitable&& other) noexcept : channel_(other.channel_) {
-            assert(!other.waiter_.engaged);
-        }
-        receive_awaitable(const receive_awaitable&) = delete;
-        receive_awaitable& operator=(const receive_awaitable&) = delete;
+        receive_awaitable(receive_awaitable&&) noexcept = default;
         ~receive_awaitable() {
-            if (!waiter_.engaged) return;
-            std::unique_lock<std::mutex> lock;
-            if (detail::abandon(waiter_, lock) && waiter_.value) {
-                channel_.give_back_locked(std::move(*waiter_.value));
-            }
-        }
-
-        bool await_ready() const noexcept { return false; }
-
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> awaiting) {
-            detail::cancel_state* cancel = detail::cancel_state_of(awaiting);
-            if (cancel && cancel->requested()) {
-                cancelled_ = true;
-                return false;
-            }
-            event_loop& loop = event_loop::current_or_throw();
-            std::unique_lock lock(channel_.mutex_);
-            if (!channel_.queue_.empty()) {
-                waiter_.value.emplace(std::move(channel_.queue_.front()));
-                channel_.queue_.pop_front();
-                channel_.refill_locked();
-                if (loop.take_inline_budget()) return false;
-                detail::grant_self_later(waiter_, channel_.mutex_, loop, awaiting);
-                return true;
-            }
-            if (channel_.closed_) {
-                waiter_.closed = true;
-                return false;
-            }
-            detail::park(waiter_, lock, channel_.receivers_, loop, awaiting, cancel);
-            return true;
+            this->abandon_parked([this] {
+                if (this->waiter_.value) channel_.give_back_locked(std::move(*this->waiter_.value));
+            });
         }
 
         result<T> await_resume() {
-            if (cancelled_) return std::errc::operation_canceled;
-            if (detail::finish(waiter_) == detail::sync_waiter::state::cancelled) {
-                return std::errc::operation_canceled;
-            }
-            if (waiter_.value) {
-                result<T> out(std::move(*waiter_.value));
-                waiter_.value.reset();
+            if (this->ended_by_cancel()) return std::errc::operation_canceled;
+            if (this->waiter_.value) {
+                result<T> out(std::move(*this->waiter_.value));
+                this->waiter_.value.reset();
                 return out;
             }
-            assert(waiter_.closed);
+            assert(this->waiter_.closed);
             return errc::closed;
         }
 
     private:
+        friend base;
+        std::mutex& sync_mutex() noexcept { return channel_.mutex_; }
+        detail::waiter_list& waiters() noexcept { return channel_.receivers_; }
+        detail::attempt try_take_locked() {
+            if (!channel_.queue_.empty()) {
+                this->waiter_.value.emplace(std::move(channel_.queue_.front()));
+                channel_.queue_.pop_front();
+                channel_.refill_locked();
+                return detail::attempt::taken;
+            }
+            if (channel_.closed_) {
+                this->waiter_.closed = true;
+                return detail::attempt::refused;
+            }
+            return detail::attempt::park;
+        }
+
         channel& channel_;
-        receive_waiter waiter_;
-        bool cancelled_ = false;
     };
 
     /// Sends `value` (see the top of this file). The value is moved into the awaitable at once.

@@ -29,6 +29,7 @@
 
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/result.hpp"
+#include "coil/runtime/sync/detail/sync_awaitable.hpp"
 #include "coil/runtime/sync/detail/waiter.hpp"
 #include "coil/runtime/task.hpp"
 
@@ -59,53 +60,27 @@ public:
         return set_;
     }
 
-    class [[nodiscard]] wait_awaitable {
+    class [[nodiscard]] wait_awaitable
+        : public detail::sync_awaitable<wait_awaitable> {
     public:
         explicit wait_awaitable(event& e) noexcept : event_(e) {}
-        // Movable only before it is awaited (with_timeout and the combinators take it by value).
-        wait_awaitable(wait_awaitable&& other) noexcept : event_(other.event_) {
-            assert(!other.waiter_.engaged);
-        }
-        wait_awaitable(const wait_awaitable&) = delete;
-        wait_awaitable& operator=(const wait_awaitable&) = delete;
-        ~wait_awaitable() {
-            if (!waiter_.engaged) return;
-            std::unique_lock<std::mutex> lock;
-            (void)detail::abandon(waiter_, lock);  // an event's wake has nothing to give back
-        }
-
-        bool await_ready() const noexcept { return false; }
-
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> awaiting) {
-            detail::cancel_state* cancel = detail::cancel_state_of(awaiting);
-            if (cancel && cancel->requested()) {
-                cancelled_ = true;
-                return false;
-            }
-            event_loop& loop = event_loop::current_or_throw();
-            std::unique_lock lock(event_.mutex_);
-            if (event_.set_) {
-                if (loop.take_inline_budget()) return false;
-                detail::grant_self_later(waiter_, event_.mutex_, loop, awaiting);
-                return true;
-            }
-            detail::park(waiter_, lock, event_.waiters_, loop, awaiting, cancel);
-            return true;
-        }
+        wait_awaitable(wait_awaitable&&) noexcept = default;
+        // No destructor: an event's wake has nothing to give back.
 
         result<void> await_resume() noexcept {
-            if (cancelled_) return std::errc::operation_canceled;
-            if (detail::finish(waiter_) == detail::sync_waiter::state::cancelled) {
-                return std::errc::operation_canceled;
-            }
+            if (ended_by_cancel()) return std::errc::operation_canceled;
             return {};
         }
 
     private:
+        friend detail::sync_awaitable<wait_awaitable>;
+        std::mutex& sync_mutex() noexcept { return event_.mutex_; }
+        detail::waiter_list& waiters() noexcept { return event_.waiters_; }
+        detail::attempt try_take_locked() const noexcept {
+            return event_.set_ ? detail::attempt::taken : detail::attempt::park;
+        }
+
         event& event_;
-        detail::sync_waiter waiter_;
-        bool cancelled_ = false;
     };
 
     /// Waits until the event is set (see the top of this file).

@@ -33,6 +33,7 @@
 
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/result.hpp"
+#include "coil/runtime/sync/detail/sync_awaitable.hpp"
 #include "coil/runtime/sync/detail/waiter.hpp"
 #include "coil/runtime/task.hpp"
 
@@ -89,54 +90,31 @@ public:
         return locked_;
     }
 
-    class [[nodiscard]] lock_awaitable {
+    class [[nodiscard]] lock_awaitable
+        : public detail::sync_awaitable<lock_awaitable> {
     public:
         explicit lock_awaitable(mutex& m) noexcept : mutex_(m) {}
-        // Movable only before it is awaited (with_timeout and the combinators take it by value).
-        lock_awaitable(lock_awaitable&& other) noexcept : mutex_(other.mutex_) {
-            assert(!other.waiter_.engaged);
-        }
-        lock_awaitable(const lock_awaitable&) = delete;
-        lock_awaitable& operator=(const lock_awaitable&) = delete;
+        lock_awaitable(lock_awaitable&&) noexcept = default;
         ~lock_awaitable() {
-            if (!waiter_.engaged) return;
-            std::unique_lock<std::mutex> lock;
-            if (detail::abandon(waiter_, lock)) mutex_.release_locked();
-        }
-
-        bool await_ready() const noexcept { return false; }
-
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> awaiting) {
-            detail::cancel_state* cancel = detail::cancel_state_of(awaiting);
-            if (cancel && cancel->requested()) {
-                cancelled_ = true;
-                return false;
-            }
-            event_loop& loop = event_loop::current_or_throw();
-            std::unique_lock lock(mutex_.mutex_);
-            if (!mutex_.locked_) {
-                mutex_.locked_ = true;
-                if (loop.take_inline_budget()) return false;
-                detail::grant_self_later(waiter_, mutex_.mutex_, loop, awaiting);
-                return true;
-            }
-            detail::park(waiter_, lock, mutex_.waiters_, loop, awaiting, cancel);
-            return true;
+            abandon_parked([this] { mutex_.release_locked(); });  // the lock passes on
         }
 
         result<guard> await_resume() noexcept {
-            if (cancelled_) return std::errc::operation_canceled;
-            if (detail::finish(waiter_) == detail::sync_waiter::state::cancelled) {
-                return std::errc::operation_canceled;
-            }
+            if (ended_by_cancel()) return std::errc::operation_canceled;
             return guard(mutex_);
         }
 
     private:
+        friend detail::sync_awaitable<lock_awaitable>;
+        std::mutex& sync_mutex() noexcept { return mutex_.mutex_; }
+        detail::waiter_list& waiters() noexcept { return mutex_.waiters_; }
+        detail::attempt try_take_locked() noexcept {
+            if (mutex_.locked_) return detail::attempt::park;
+            mutex_.locked_ = true;
+            return detail::attempt::taken;
+        }
+
         mutex& mutex_;
-        detail::sync_waiter waiter_;
-        bool cancelled_ = false;
     };
 
     /// Waits for the lock (see the top of this file).

@@ -31,6 +31,7 @@
 
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/result.hpp"
+#include "coil/runtime/sync/detail/sync_awaitable.hpp"
 #include "coil/runtime/sync/detail/waiter.hpp"
 #include "coil/runtime/task.hpp"
 
@@ -92,54 +93,31 @@ public:
         return available_;
     }
 
-    class [[nodiscard]] acquire_awaitable {
+    class [[nodiscard]] acquire_awaitable
+        : public detail::sync_awaitable<acquire_awaitable> {
     public:
         explicit acquire_awaitable(semaphore& s) noexcept : sem_(s) {}
-        // Movable only before it is awaited (with_timeout and the combinators take it by value).
-        acquire_awaitable(acquire_awaitable&& other) noexcept : sem_(other.sem_) {
-            assert(!other.waiter_.engaged);
-        }
-        acquire_awaitable(const acquire_awaitable&) = delete;
-        acquire_awaitable& operator=(const acquire_awaitable&) = delete;
+        acquire_awaitable(acquire_awaitable&&) noexcept = default;
         ~acquire_awaitable() {
-            if (!waiter_.engaged) return;
-            std::unique_lock<std::mutex> lock;
-            if (detail::abandon(waiter_, lock)) sem_.release_locked(1);
-        }
-
-        bool await_ready() const noexcept { return false; }
-
-        template <class P>
-        bool await_suspend(std::coroutine_handle<P> awaiting) {
-            detail::cancel_state* cancel = detail::cancel_state_of(awaiting);
-            if (cancel && cancel->requested()) {
-                cancelled_ = true;
-                return false;
-            }
-            event_loop& loop = event_loop::current_or_throw();
-            std::unique_lock lock(sem_.mutex_);
-            if (sem_.available_ > 0) {
-                --sem_.available_;
-                if (loop.take_inline_budget()) return false;
-                detail::grant_self_later(waiter_, sem_.mutex_, loop, awaiting);
-                return true;
-            }
-            detail::park(waiter_, lock, sem_.waiters_, loop, awaiting, cancel);
-            return true;
+            abandon_parked([this] { sem_.release_locked(1); });  // the permit passes on
         }
 
         result<permit> await_resume() noexcept {
-            if (cancelled_) return std::errc::operation_canceled;
-            if (detail::finish(waiter_) == detail::sync_waiter::state::cancelled) {
-                return std::errc::operation_canceled;
-            }
+            if (ended_by_cancel()) return std::errc::operation_canceled;
             return permit(sem_);
         }
 
     private:
+        friend detail::sync_awaitable<acquire_awaitable>;
+        std::mutex& sync_mutex() noexcept { return sem_.mutex_; }
+        detail::waiter_list& waiters() noexcept { return sem_.waiters_; }
+        detail::attempt try_take_locked() noexcept {
+            if (sem_.available_ == 0) return detail::attempt::park;
+            --sem_.available_;
+            return detail::attempt::taken;
+        }
+
         semaphore& sem_;
-        detail::sync_waiter waiter_;
-        bool cancelled_ = false;
     };
 
     /// Waits for a permit (see the top of this file).
