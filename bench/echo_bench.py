@@ -53,6 +53,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -794,6 +795,54 @@ def finish_run(prog: str, out: Path, results: dict, plot_files: list[str]) -> in
     if results["interrupted"]:
         return 130
     return 1 if failed or results["unavailable_servers"] else 0
+
+
+def run_all(prog: str, out: Path, tmp: Path,
+            jobs: Iterable[tuple[str, Callable[[], dict[str, Any]]]],
+            ok_text: Callable[[dict[str, Any]], str]) -> tuple[list[dict[str, Any]], bool]:
+    """Runs each (head, run) of `jobs` in order: appends its record to out/runs.jsonl and prints
+    a progress line (`head`, then `ok_text(rec)` with the run's errors and warning, or why it
+    failed, and the load average before it). Ctrl-C or SIGTERM (see _sigterm) stops it early.
+    Removes `tmp` at the end. Returns the records and whether it was interrupted. Used by
+    http_bench and offload_bench."""
+    runs: list[dict[str, Any]] = []
+    interrupted = False
+    jsonl = open(out / "runs.jsonl", "w", encoding="utf-8")
+    try:
+        for head, run in jobs:
+            rec = run()
+            runs.append(rec)
+            jsonl.write(json.dumps(rec) + "\n")
+            jsonl.flush()
+            if rec["ok"]:
+                line = f"{head} {ok_text(rec)}"
+                if rec["errors"]:
+                    line += " errors " + ",".join(f"{k}={v}" for k, v in rec["errors"].items())
+                if rec.get("warning"):
+                    line += f" WARNING {rec['warning']}"
+            else:
+                line = f"{head} FAILED: {rec['reason']}" + (
+                    f" (log: {rec['log']})" if rec.get("log") else "")
+            la = rec.get("loadavg_before")
+            eprint(line + (f" [load {la[0]:.2f}]" if la else ""))
+    except KeyboardInterrupt:
+        interrupted = True
+        eprint(f"{prog}: interrupted; writing partial results")
+    finally:
+        jsonl.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return runs, interrupted
+
+
+def plot_or_warn(prog: str, plot: Callable[[], list[str]]) -> list[str]:
+    """Returns plot()'s files, or none after saying why it failed: a plotting problem must not
+    lose the measurements."""
+    try:
+        return plot()
+    except Exception as e:
+        hint = "; install python3-matplotlib" if isinstance(e, ImportError) else ""
+        eprint(f"{prog}: plotting failed: {type(e).__name__}: {e}{hint}")
+        return []
 
 
 def main(argv: list[str]) -> int:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import http.client
 import json
 import math
@@ -55,14 +56,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Shared with the echo harness: process handling, pinning, machine info, number formats.
 from echo_bench import (Pinning, Server, StartError, eprint, f_cpu, f_int, f_lat, finish_run,  # noqa: E402
-                        f_ratio, int_list, machine_info, median_or_none, name_list, raise_nofile,
-                        resolve_build)
+                        f_ratio, int_list, machine_info, median_or_none, name_list, plot_or_warn,
+                        raise_nofile, resolve_build, run_all)
 
 SERVERS = ["coil-uring", "coil-epoll", "nginx", "h2o"]
 COIL = ["coil-uring", "coil-epoll"]
@@ -845,44 +847,23 @@ def main(argv: list[str]) -> int:
            f"{len(servers)} servers x {cfg.rounds} round(s) = {total} runs, roughly "
            f"{est / 60:.1f} min; load average {fmt_load(load_start)}")
 
-    runs: list[dict[str, Any]] = []
-    interrupted = False
-    idx = 0
-    jsonl = open(out / "runs.jsonl", "w", encoding="utf-8")
-    try:
+    def jobs() -> Iterable[tuple[str, Callable[[], dict[str, Any]]]]:
+        idx = 0
         for rnd in range(1, cfg.rounds + 1):
             for mode in cfg.modes:
                 for c in cfg.connections:
                     for s in servers:
                         idx += 1
-                        rec = run_point(cfg, s, build, pin, lua, mode, c, rnd, tmp, logdir,
-                                        max_conns)
-                        runs.append(rec)
-                        jsonl.write(json.dumps(rec) + "\n")
-                        jsonl.flush()
-                        head = f"[{idx}/{total}] {mode} {s} c={c}:"
-                        if rec["ok"]:
-                            line = (f"{head} {rec['req_per_s']:,.0f} req/s "
-                                    f"p99 {f_lat(rec['p99_us'])}us "
-                                    f"cpu {rec['cpu_us_per_req']:.2f}us/req "
-                                    f"busy {100 * rec['server_busy']:.0f}% "
-                                    f"wrk {100 * rec['wrk_busy']:.0f}%")
-                            if rec["errors"]:
-                                line += " errors " + ",".join(f"{k}={v}" for k, v in
-                                                               rec["errors"].items())
-                            if rec.get("warning"):
-                                line += f" WARNING {rec['warning']}"
-                        else:
-                            line = f"{head} FAILED: {rec['reason']}" + (
-                                f" (log: {rec['log']})" if rec.get("log") else "")
-                        la = rec.get("loadavg_before")
-                        eprint(line + (f" [load {la[0]:.2f}]" if la else ""))
-    except KeyboardInterrupt:
-        interrupted = True
-        eprint("http_bench: interrupted; writing partial results")
-    finally:
-        jsonl.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+                        yield (f"[{idx}/{total}] {mode} {s} c={c}:",
+                               functools.partial(run_point, cfg, s, build, pin, lua, mode, c, rnd,
+                                                 tmp, logdir, max_conns))
+
+    def ok_text(rec: dict[str, Any]) -> str:
+        return (f"{rec['req_per_s']:,.0f} req/s p99 {f_lat(rec['p99_us'])}us "
+                f"cpu {rec['cpu_us_per_req']:.2f}us/req busy {100 * rec['server_busy']:.0f}% "
+                f"wrk {100 * rec['wrk_busy']:.0f}%")
+
+    runs, interrupted = run_all("http_bench", out, tmp, jobs(), ok_text)
 
     load_end = loadavg()
     med = aggregate(runs, servers, cfg.modes, cfg.connections)
@@ -893,12 +874,8 @@ def main(argv: list[str]) -> int:
     print(table, flush=True)
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
 
-    plot_files: list[str] = []
-    try:
-        plot_files = write_plots(out, servers, cfg.modes, cfg.connections, med, meta)
-    except Exception as e:  # a plotting problem must not lose the measurements
-        hint = "; install python3-matplotlib" if isinstance(e, ImportError) else ""
-        eprint(f"http_bench: plotting failed: {type(e).__name__}: {e}{hint}")
+    plot_files = plot_or_warn(
+        "http_bench", lambda: write_plots(out, servers, cfg.modes, cfg.connections, med, meta))
 
     results = {
         "schema": 1,

@@ -42,23 +42,25 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import http.client
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from echo_bench import (Pinning, Server, StartError, eprint, f_cpu, f_int, f_lat,  # noqa: E402
-                        finish_run, machine_info, median_or_none, resolve_build)
+                        finish_run, machine_info, median_or_none, plot_or_warn, resolve_build,
+                        run_all)
 from http_bench import (children_cpu_s, cpu_ns, executable, loadavg, process_tree,  # noqa: E402
                         program_version)
 
@@ -529,40 +531,21 @@ def main(argv: list[str]) -> int:
     est = total * (cfg.warmup + cfg.duration + 2)
     eprint(f"offload_bench: {len(cfg.modes)} mode(s) x {cfg.rounds} round(s) = {total} runs, "
            f"about {est:.0f} s; load average {fmt_load(load_start)}")
-    runs: list[dict[str, Any]] = []
-    interrupted = False
-    idx = 0
-    jsonl = open(out / "runs.jsonl", "w", encoding="utf-8")
-    try:
+    def jobs() -> Iterable[tuple[str, Callable[[], dict[str, Any]]]]:
+        idx = 0
         for rnd in range(1, cfg.rounds + 1):
             # Interleaved, and the order alternates per round: neither mode always goes first.
             for mode in (cfg.modes if rnd % 2 else list(reversed(cfg.modes))):
                 idx += 1
-                rec = run_one(cfg, build, pin, lua, mode, rnd, tmp, logdir)
-                runs.append(rec)
-                jsonl.write(json.dumps(rec) + "\n")
-                jsonl.flush()
-                head = f"[{idx}/{total}] round {rnd} {mode}:"
-                if rec["ok"]:
-                    line = (f"{head} GET / p50 {f_lat(rec['p50_us'])}us p99 "
-                            f"{f_lat(rec['p99_us'])}us ({rec['probe_req_per_s']:,.0f} req/s), "
-                            f"/cpu {f_int(rec['cpu_req_per_s'])} req/s, server CPU "
-                            f"{rec['server_cpu']:.2f}")
-                    if rec["errors"]:
-                        line += " errors " + ",".join(f"{k}={v}" for k, v in rec["errors"].items())
-                    if rec.get("warning"):
-                        line += f" WARNING {rec['warning']}"
-                else:
-                    line = f"{head} FAILED: {rec['reason']}" + (
-                        f" (log: {rec['log']})" if rec.get("log") else "")
-                la = rec.get("loadavg_before")
-                eprint(line + (f" [load {la[0]:.2f}]" if la else ""))
-    except KeyboardInterrupt:
-        interrupted = True
-        eprint("offload_bench: interrupted; writing partial results")
-    finally:
-        jsonl.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+                yield (f"[{idx}/{total}] round {rnd} {mode}:",
+                       functools.partial(run_one, cfg, build, pin, lua, mode, rnd, tmp, logdir))
+
+    def ok_text(rec: dict[str, Any]) -> str:
+        return (f"GET / p50 {f_lat(rec['p50_us'])}us p99 {f_lat(rec['p99_us'])}us "
+                f"({rec['probe_req_per_s']:,.0f} req/s), /cpu {f_int(rec['cpu_req_per_s'])} req/s, "
+                f"server CPU {rec['server_cpu']:.2f}")
+
+    runs, interrupted = run_all("offload_bench", out, tmp, jobs(), ok_text)
 
     load_end = loadavg()
     if interrupted:
@@ -571,16 +554,15 @@ def main(argv: list[str]) -> int:
     table = render_table(meta, cfg, pin, med, runs, notes, load_start, load_end)
     print(table, flush=True)
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
-    plot_files: list[str] = []
-    try:
+
+    def plot() -> list[str]:
         if not any(r["ok"] for r in runs):
             raise ValueError("no run succeeded: nothing to plot")
-        plot_files = write_plot(out, cfg, med, {
+        return write_plot(out, cfg, med, {
             **meta, "load": fmt_load(load_start),
             "server_cpu": pin.server_cpu if pin.server_cpu is not None else "any"})
-    except Exception as e:  # a plotting problem must not lose the measurements
-        hint = "; install python3-matplotlib" if isinstance(e, ImportError) else ""
-        eprint(f"offload_bench: plotting failed: {type(e).__name__}: {e}{hint}")
+
+    plot_files = plot_or_warn("offload_bench", plot)
 
     results = {
         "schema": 1,
