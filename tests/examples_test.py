@@ -288,16 +288,24 @@ def chat_three_clients_see_each_other_not_themselves():
         b.close()
 
 
-def chat_drops_a_client_that_does_not_read():
-    # --backlog too large to matter: only the deadline may drop the client here.
-    with Program(CHAT, "--port", "0", "--deadline", "200", "--backlog", "1000000") as server:
+def silent_chat_socket(port: int) -> socket.socket:
+    """A chat connection that will never read, with a small receive buffer: deliveries to it
+    back up at once."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(WAIT_S)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def talk_until_a_silent_client_is_dropped(*chat_args: str) -> None:
+    """Runs the chat server with `chat_args`; a talker sends 1000-byte lines (and reads what comes
+    back) until it is told that a client that never reads left, within WAIT_S. The server must
+    then stop cleanly on SIGTERM."""
+    with Program(CHAT, "--port", "0", *chat_args) as server:
         port = server.port()
         talker, _ = chat_client(port)
-        # A client that never reads, with a small receive buffer: its deliveries back up.
-        silent_sock = socket.socket()
-        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        silent_sock.settimeout(WAIT_S)
-        silent_sock.connect(("127.0.0.1", port))
+        silent_sock = silent_chat_socket(port)
         silent_name = talker.read_line().split()[1]  # "* guestN joined"
         lines = ("y" * 999 + "\n").encode() * 64
         pending = b""
@@ -305,8 +313,6 @@ def chat_drops_a_client_that_does_not_read():
         left = f"* {silent_name} left"
         talker.sock.setblocking(False)
         seen = ""
-        # Talk until the server gives up on the silent client (its socket buffers, a few MB at
-        # most, fill up; then a delivery misses its 200 ms deadline).
         while left not in seen:
             assert time.monotonic() < deadline, "the silent client was never dropped"
             try:
@@ -324,43 +330,20 @@ def chat_drops_a_client_that_does_not_read():
         talker.close()
         code, _, err = server.stop(signal.SIGTERM)
         assert code == 0 and err == "", (code, err)
+
+
+def chat_drops_a_client_that_does_not_read():
+    # --backlog too large to matter: only the deadline may drop the client here. The talk goes
+    # on until the silent client's socket buffers (a few MB at most) fill up; then a delivery
+    # misses its 200 ms deadline.
+    talk_until_a_silent_client_is_dropped("--deadline", "200", "--backlog", "1000000")
 
 
 def chat_drops_a_client_whose_backlog_is_full():
     # A client that never reads, and a deadline too long to matter: a talker queues lines for it
     # far faster than any deadline expires (each waiting delivery holds memory). The server must
     # drop it once --backlog lines wait for it (default 256), not let the queue grow with the talk.
-    with Program(CHAT, "--port", "0", "--deadline", "3600000") as server:
-        port = server.port()
-        talker, _ = chat_client(port)
-        silent_sock = socket.socket()
-        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        silent_sock.settimeout(WAIT_S)
-        silent_sock.connect(("127.0.0.1", port))
-        silent_name = talker.read_line().split()[1]  # "* guestN joined"
-        lines = ("y" * 999 + "\n").encode() * 64
-        pending = b""
-        deadline = time.monotonic() + WAIT_S
-        left = f"* {silent_name} left"
-        talker.sock.setblocking(False)
-        seen = ""
-        while left not in seen:
-            assert time.monotonic() < deadline, "the silent client was never dropped"
-            try:
-                pending = pending or lines
-                pending = pending[talker.sock.send(pending):]
-            except BlockingIOError:
-                pass
-            try:
-                chunk = talker.sock.recv(4096)
-                assert chunk, "the server closed the talker"
-                seen = (seen + chunk.decode())[-4096:]
-            except BlockingIOError:
-                time.sleep(0.001)
-        silent_sock.close()
-        talker.close()
-        code, _, err = server.stop(signal.SIGTERM)
-        assert code == 0 and err == "", (code, err)
+    talk_until_a_silent_client_is_dropped("--deadline", "3600000")
 
 
 def chat_sigterm_mid_delivery_never_glues_the_goodbye_to_a_cut_line():
@@ -373,10 +356,7 @@ def chat_sigterm_mid_delivery_never_glues_the_goodbye_to_a_cut_line():
         watcher, _ = chat_client(port)
         talker, talker_name = chat_client(port)
         watcher.lines_until(f"* {talker_name} joined")
-        silent_sock = socket.socket()
-        silent_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        silent_sock.settimeout(WAIT_S)
-        silent_sock.connect(("127.0.0.1", port))
+        silent_sock = silent_chat_socket(port)
         silent = LineClient(silent_sock)
         silent_name = watcher.read_line().split()[1]  # "* guestN joined"
         talker.lines_until(f"* {silent_name} joined")
