@@ -58,7 +58,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # Shared with the echo harness: process handling, pinning, machine info, number formats.
@@ -501,33 +501,50 @@ def run_point(cfg: argparse.Namespace, name: str, build: Path, pin: Pinning, lua
     except Exception as e:  # one point must not end the whole run
         rec["reason"] = f"harness error: {type(e).__name__}: {e}"
     finally:
-        if srv is not None:
-            rc, how = srv.stop()
-            rec["server_exit"], rec["server_stop"] = rc, how
-            if getattr(srv, "leftover_killed", None):
-                rec["leftover_killed"] = srv.leftover_killed
-            if rec["ok"] and (rc != 0 or how != "sigterm"):
-                rec["warning"] = f"server did not exit cleanly on SIGTERM: exit code {rc}, {how}"
-        rec["loadavg_after"] = loadavg()
-        rec["wall_s"] = round(time.monotonic() - t0, 3)
+        finish_record(rec, srv, t0)
     if not rec["ok"]:
-        lp = logdir / f"r{rnd}-{name}-{mode}-c{conns}.log"
-        try:
-            logdir.mkdir(parents=True, exist_ok=True)
-            with open(lp, "w", encoding="utf-8") as f:
-                f.write(f"reason: {rec['reason']}\n")
-                if srv is not None:
-                    f.write(f"server command: {shlex.join(srv.argv)}\n")
-                    f.write("\n--- server stderr (tail) ---\n" + srv.stderr_tail() + "\n")
-                    for p in sorted((tmp / name).glob("*.log")) if (tmp / name).is_dir() else []:
-                        f.write(f"\n--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:])
-                if rec.get("wrk_cmd"):
-                    f.write(f"\nwrk command: {rec['wrk_cmd']}\n")
-                f.write("\n--- wrk output (tail) ---\n" + wrk_text[-4000:] + "\n")
-            rec["log"] = str(lp)
-        except OSError:
-            pass
+        def write_more(f: TextIO) -> None:
+            if srv is not None:
+                for p in sorted((tmp / name).glob("*.log")) if (tmp / name).is_dir() else []:
+                    f.write(f"\n--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:])
+            if rec.get("wrk_cmd"):
+                f.write(f"\nwrk command: {rec['wrk_cmd']}\n")
+            f.write("\n--- wrk output (tail) ---\n" + wrk_text[-4000:] + "\n")
+
+        write_failure_log(rec, logdir / f"r{rnd}-{name}-{mode}-c{conns}.log", srv, write_more)
     return rec
+
+
+def finish_record(rec: dict[str, Any], srv: Server | None, t0: float) -> None:
+    """A run's common ending (also offload_bench's): stops `srv` if it was started and notes how
+    (a warning if an ok run's server did not exit cleanly on SIGTERM), the load average after,
+    and the wall time since `t0` (time.monotonic())."""
+    if srv is not None:
+        rc, how = srv.stop()
+        rec["server_exit"], rec["server_stop"] = rc, how
+        if getattr(srv, "leftover_killed", None):
+            rec["leftover_killed"] = srv.leftover_killed
+        if rec["ok"] and (rc != 0 or how != "sigterm"):
+            rec["warning"] = f"server did not exit cleanly on SIGTERM: exit code {rc}, {how}"
+    rec["loadavg_after"] = loadavg()
+    rec["wall_s"] = round(time.monotonic() - t0, 3)
+
+
+def write_failure_log(rec: dict[str, Any], path: Path, srv: Server | None,
+                      write_more: Callable[[TextIO], None]) -> None:
+    """For a failed run: writes `path` (the reason, the server's command and stderr tail, then
+    what write_more adds) and names it in rec["log"]; a log that cannot be written is left out."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(f"reason: {rec['reason']}\n")
+            if srv is not None:
+                f.write(f"server command: {shlex.join(srv.argv)}\n")
+                f.write("\n--- server stderr (tail) ---\n" + srv.stderr_tail() + "\n")
+            write_more(f)
+        rec["log"] = str(path)
+    except OSError:
+        pass
 
 
 # ------------------------------------------------------------------------------------------------

@@ -55,14 +55,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from echo_bench import (Pinning, Server, StartError, eprint, f_cpu, f_int, f_lat,  # noqa: E402
                         finish_run, machine_info, median_or_none, plot_or_warn, resolve_build,
                         run_all)
-from http_bench import (children_cpu_s, cpu_ns, executable, loadavg, process_tree,  # noqa: E402
-                        program_version)
+from http_bench import (children_cpu_s, cpu_ns, executable, finish_record, loadavg,  # noqa: E402
+                        process_tree, program_version, write_failure_log)
 
 MODES = ["inline", "offload", "idle"]
 MODE_TITLES = {"inline": "inline (on the loop)", "offload": "--offload (thread pool)",
@@ -336,31 +336,17 @@ def run_one(cfg: argparse.Namespace, build: Path, pin: Pinning, lua: Path, mode:
                 except ProcessLookupError:
                     pass
                 p.wait(timeout=10)
-        if srv is not None:
-            rc, how = srv.stop()
-            rec["server_exit"], rec["server_stop"] = rc, how
-            if rec["ok"] and (rc != 0 or how != "sigterm"):
-                rec["warning"] = f"server did not exit cleanly on SIGTERM: exit code {rc}, {how}"
-        rec["loadavg_after"] = loadavg()
-        rec["wall_s"] = round(time.monotonic() - t0, 3)
+        finish_record(rec, srv, t0)
     if not rec["ok"]:
-        lp = logdir / f"r{rnd}-{mode}.log"
-        try:
-            logdir.mkdir(parents=True, exist_ok=True)
-            with open(lp, "w", encoding="utf-8") as f:
-                f.write(f"reason: {rec['reason']}\n")
-                if srv is not None:
-                    f.write(f"server command: {shlex.join(srv.argv)}\n")
-                    f.write("\n--- server stderr (tail) ---\n" + srv.stderr_tail() + "\n")
-                for what, path in (("load", load_out), ("probe", probe_out)):
-                    if rec.get(f"{what}_cmd"):
-                        f.write(f"\n{what} command: {rec[what + '_cmd']}\n")
-                    if path.exists():
-                        f.write(f"--- {what} wrk output (tail) ---\n"
-                                + path.read_text(errors="replace")[-4000:] + "\n")
-            rec["log"] = str(lp)
-        except OSError:
-            pass
+        def write_more(f: TextIO) -> None:
+            for what, path in (("load", load_out), ("probe", probe_out)):
+                if rec.get(f"{what}_cmd"):
+                    f.write(f"\n{what} command: {rec[what + '_cmd']}\n")
+                if path.exists():
+                    f.write(f"--- {what} wrk output (tail) ---\n"
+                            + path.read_text(errors="replace")[-4000:] + "\n")
+
+        write_failure_log(rec, logdir / f"r{rnd}-{mode}.log", srv, write_more)
     return rec
 
 
