@@ -20,7 +20,7 @@
 
 namespace coil::detail {
 
-/// The io_uring provided buffer ring, seen from the pool (the pool includes no liburing).
+/// The io_uring provided buffer ring, seen from the pool (the pool sees only this interface, never the ring library).
 class buffer_recycler {
 public:
     /// Makes buffer `id` available to the kernel again.
