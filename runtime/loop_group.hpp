@@ -36,7 +36,10 @@
 // still for its own thread only (event_loop.hpp).
 // Lifetime: entry is copied into every thread and must be callable concurrently; what it captures
 // must outlive join(). The destructor calls stop() and logs (does not throw) an entry exception
-// that nobody collected. loop(i) is valid until join() returns.
+// that nobody collected. A loop lives from the constructor's return until every entry task of
+// the group has finished (then its thread destroys it): keep references from loop(i) no longer,
+// and post or switch to a loop only while the entry tasks run (a post to a loop that has ended
+// its run() is dropped unrun with the loop).
 
 #include <cstddef>
 #include <exception>
@@ -74,7 +77,8 @@ public:
     loop_group& operator=(const loop_group&) = delete;
 
     [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
-    /// Loop `index` (< size(); std::out_of_range otherwise), for post() and switch_to.
+    /// Loop `index` (< size(); std::out_of_range otherwise), for post() and switch_to;
+    /// std::logic_error once that loop has ended (see Lifetime).
     [[nodiscard]] event_loop& loop(std::size_t index) const;
 
     /// Asks every entry task to finish (its cancel token) and every loop's spawned tasks too.
