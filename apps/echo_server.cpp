@@ -8,13 +8,16 @@
 // Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
 //          --bind ADDR (default 127.0.0.1), --backend io_uring|epoll, --recv pooled|plain
 //          (pooled, the default: recv_pooled; plain: recv into the frame's own buffer),
-//          --stats, --verbose, --help
-// Counters: one line on stderr, "echo_server: stats " then coil::to_key_values(loop.stats())
-// (space-separated key=value, keys and units in runtime/loop_stats.hpp).
+//          --threads N (N loops, one thread each, each with its own SO_REUSEPORT listener on the
+//          same port; docs/threading.md), --stats, --verbose, --help
+// Counters: one line on stderr per loop, "echo_server: stats " then
+// coil::to_key_values(loop.stats()) (space-separated key=value, keys and units in
+// runtime/loop_stats.hpp).
 
 #include <sys/resource.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -23,6 +26,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
@@ -81,17 +86,21 @@ struct options {
     bool verbose = false;
     bool plain_recv = false;  // --recv plain
     bool stats = false;
+    std::size_t threads = 1;  // --threads N
 };
 
 constexpr std::string_view usage =
     "usage: echo_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [--recv pooled|plain]\n"
-    "                   [--stats] [--verbose] [--help]\n"
+    "                   [--threads N] [--stats] [--verbose] [--help]\n"
     "  --port N      port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR   IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
     "  --backend B   io_uring or epoll (default: io_uring where available; COIL_BACKEND wins)\n"
     "  --recv R      pooled (default): recv_pooled, buffers from the loop's pool, none held while\n"
     "                idle; plain: recv into a 16 KiB buffer in each connection's frame\n"
-    "  --stats       print the event loop's counters on stderr at exit\n"
+    "  --threads N   N event loops, one thread each, each accepting on its own SO_REUSEPORT\n"
+    "                listener on the same port (default 1); at exit, with N > 1, prints a line\n"
+    "                'loop I accepted C connections' per loop\n"
+    "  --stats       print the event loop's counters on stderr at exit (a line per loop)\n"
     "  --verbose     log coil's info messages too, such as the backend chosen and why\n"
     "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n"
     "SIGUSR1 prints the counters on stderr (one line: 'echo_server: stats key=value ...').\n";
@@ -121,6 +130,12 @@ options parse_options(int argc, char** argv) {
             o.port = static_cast<std::uint16_t>(port);
         } else if (arg == "--stats") {
             o.stats = true;
+        } else if (arg == "--threads") {
+            const std::string text(value());
+            char* end = nullptr;
+            const long n = std::strtol(text.c_str(), &end, 10);
+            if (text.empty() || *end != '\0' || n < 1 || n > 1024) fail_usage("bad thread count '" + text + "'");
+            o.threads = static_cast<std::size_t>(n);
         } else if (arg == "--verbose" || arg == "-v") {
             o.verbose = true;
         } else if (arg == "--bind") {
@@ -194,12 +209,124 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals, coil::si
     co_return 0;
 }
 
+// ---- --threads N: one loop per thread (coil::loop_group), each with its own listener.
+// Why SO_REUSEPORT listeners rather than one acceptor handing connections out: the kernel spreads
+// connections over the listeners by a hash of the 4-tuple, and each connection then lives on one
+// loop from accept to close, with no cross-thread wake per connection (docs/threading.md).
+
+thread_local std::size_t connections_here = 0;  // accepted by this thread's loop
+
+template <echo_function Handler>
+coil::task<void> counted(coil::tcp_stream conn) {
+    ++connections_here;
+    co_await Handler(std::move(conn));
+}
+
+struct group_state {
+    group_state(const options& opts, const coil::ip_endpoint& ep) : o(opts), endpoint(ep), accepted(opts.threads, 0) {}
+
+    const options& o;
+    coil::ip_endpoint endpoint;
+    std::atomic<std::uint16_t> port{0};  // the port loop 0 got; the others bind it too
+    std::atomic<bool> failed{false};
+    coil::event first_bound;  // loop 0 has bound (or failed)
+    std::atomic<std::size_t> bound{0};
+    coil::event all_bound;  // every loop listens: say so
+    coil::event ended;      // an entry task ended (a failure, or the stop): main stops the rest
+    std::vector<std::size_t> accepted;  // per loop, written by each loop as it ends
+};
+
+coil::task<void> serve_loop(group_state& st, std::size_t index) {
+    struct on_exit {
+        group_state& st;
+        ~on_exit() { st.ended.set(); }
+    } guard{st};
+    if (index > 0) {
+        auto known = co_await st.first_bound.wait();
+        if (!known || st.failed.load()) co_return;
+    }
+    auto endpoint = st.endpoint;
+    if (index > 0) endpoint = coil::ip_endpoint::from_address(st.o.bind, st.port.load()).value();
+    coil::listen_options lo;
+    lo.reuse_port = true;
+    auto listener = coil::tcp_listener::bind(endpoint, lo);
+    if (index == 0) {
+        if (listener) st.port.store(listener->local_endpoint().port());
+        st.failed.store(!listener);
+        st.first_bound.set();
+    }
+    if (!listener) {
+        throw std::system_error(listener.error(), "cannot listen on " + endpoint.to_string());
+    }
+    if (st.bound.fetch_add(1) + 1 == st.accepted.size()) st.all_bound.set();
+    if (index == 0) {
+        auto all = co_await st.all_bound.wait();
+        if (!all) co_return;
+        std::printf("listening on %s\n", listener->local_endpoint().to_string().c_str());
+        std::fflush(stdout);
+    }
+    co_await serve(std::move(*listener), st.o.plain_recv ? counted<echo_plain> : counted<echo>);
+    st.accepted[index] = connections_here;
+    if (st.o.stats) print_stats(coil::event_loop::current_or_throw());
+}
+
+coil::task<void> wait_for_end(coil::event& ended) { (void)co_await ended.wait(); }
+
+// SIGUSR1 with --threads: each loop prints its own counters, on its own thread (stats() is
+// loop-thread only).
+coil::task<void> group_stats_on_signal(coil::signal_set& usr1, coil::loop_group& group) {
+    for (;;) {
+        auto signo = co_await usr1.wait();
+        if (!signo) co_return;
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            group.loop(i).post([] { print_stats(coil::event_loop::current_or_throw()); });
+        }
+    }
+}
+
+coil::task<void> until_signal_or_end(coil::signal_set& signals, coil::event& ended,
+                                     coil::signal_set& usr1, coil::loop_group& group) {
+    (void)co_await coil::when_any(until_signal(signals), wait_for_end(ended),
+                                  group_stats_on_signal(usr1, group));
+}
+
+int run_threads(const options& o) {
+    auto endpoint = coil::ip_endpoint::from_address(o.bind, o.port);
+    if (!endpoint) {
+        std::fprintf(stderr, "echo_server: '%s' is not an IP address\n", o.bind.c_str());
+        return 2;
+    }
+    // This thread waits for the signals; the set blocks them here before the loop threads start,
+    // so they inherit the mask and a SIGTERM reaches the set (signal_set.hpp).
+    coil::event_loop main_loop(coil::loop_options{o.backend});
+    coil::signal_set signals({SIGINT, SIGTERM});
+    coil::signal_set usr1({SIGUSR1});
+    group_state st(o, *endpoint);
+    coil::loop_group_options go;
+    go.threads = o.threads;
+    go.loop.backend = o.backend;
+    coil::loop_group group(go, [&st](std::size_t i) { return serve_loop(st, i); });
+    main_loop.run(until_signal_or_end(signals, st.ended, usr1, group));
+    group.request_stop();
+    try {
+        group.join();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo_server: %s\n", e.what());
+        return 1;
+    }
+    for (std::size_t i = 0; i < st.accepted.size(); ++i) {
+        std::printf("loop %zu accepted %zu connections\n", i, st.accepted[i]);
+    }
+    std::fflush(stdout);
+    return 0;
+}
+
 }  // namespace
 
 void report_accept_error(std::error_code error) {
     // At most one line a second: a server out of fds would otherwise flood its log.
-    static auto last = coil::clock::time_point{};
-    static unsigned suppressed = 0;
+    thread_local auto last = coil::clock::time_point{};  // per loop thread (--threads)
+    thread_local unsigned suppressed = 0;
     const auto now = coil::clock::now();
     if (now - last < 1s) {
         ++suppressed;
@@ -218,6 +345,7 @@ int main(int argc, char** argv) {
     // coil logs only warnings by default; --verbose adds the one-line backend report.
     if (o.verbose) coil::set_log_level(coil::log_level::info);
     try {
+        if (o.threads > 1) return run_threads(o);
         coil::event_loop loop(coil::loop_options{o.backend});
         coil::signal_set signals({SIGINT, SIGTERM});
         coil::signal_set usr1({SIGUSR1});

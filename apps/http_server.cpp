@@ -11,11 +11,13 @@
 // progress finish (up to --grace), exit 0.
 // Try it:  build/release/apps/http_server --port 8080   and   curl -v http://127.0.0.1:8080/
 // Flags:   --port N (0: the kernel picks one; the line "listening on ADDR:PORT" says which),
-//          --bind ADDR, --backend io_uring|epoll, --offload, --verbose, the timeouts and limits
-//          (see --help)
+//          --bind ADDR, --backend io_uring|epoll, --offload, --threads N (N loops, one thread
+//          each, each with its own SO_REUSEPORT listener on the same port), --verbose, the
+//          timeouts and limits (see --help)
 
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -24,6 +26,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 #include "cpu_work.hpp"
 #include "coil/http/server.hpp"
@@ -121,6 +125,7 @@ struct options {
     std::chrono::milliseconds grace{10'000};
     bool verbose = false;
     bool offload = false;  // GET /cpu on the thread pool
+    std::size_t threads = 1;  // --threads N
 };
 
 constexpr std::string_view usage =
@@ -139,6 +144,9 @@ constexpr std::string_view usage =
     "  --max-header N           header field octets; over it: 431 (default 32768)\n"
     "  --grace MS               graceful stop: time left to requests in progress (default 10000)\n"
     "  --offload                compute GET /cpu on the thread pool (default: inline on the loop)\n"
+    "  --threads N              N event loops, one thread each, each accepting on its own\n"
+    "                           SO_REUSEPORT listener on the same port (default 1); at exit,\n"
+    "                           with N > 1, prints 'loop I accepted C connections' per loop\n"
     "  --verbose                log coil's info messages too, such as the backend chosen and why\n"
     "Routes: GET / -> Hello, World!; /echo -> the request's body, or its head as text;\n"
     "        /static/... -> the files under --root; GET /cpu?kib=N -> SHA-256 of N KiB.\n"
@@ -179,6 +187,9 @@ options parse_options(int argc, char** argv) {
             o.verbose = true;
         } else if (arg == "--offload") {
             o.offload = true;
+        } else if (arg == "--threads") {
+            o.threads = static_cast<std::size_t>(parse_number(arg, value(), 1024));
+            if (o.threads == 0) fail_usage("--threads must be at least 1");
         } else if (arg == "--port") {
             o.port = static_cast<std::uint16_t>(parse_number(arg, value(), 65535));
         } else if (arg == "--bind") {
@@ -232,6 +243,21 @@ coil::task<void> stop_on_signal(coil::signal_set& signals, coil::http::server& s
     server.stop(grace);
 }
 
+// Every route; nullopt (said on stderr) if --root cannot be served.
+std::optional<coil::http::router> all_routes(const options& o, coil::thread_pool* pool) {
+    coil::http::router routes = make_routes();
+    routes.add("GET", "/cpu", [pool](request& req, response& res) { return cpu(req, res, pool); });
+    if (!o.root.empty()) {
+        try {
+            coil::http::add_static_files(routes, "/static/", o.root);
+        } catch (const std::system_error& e) {
+            std::fprintf(stderr, "http_server: --root: %s\n", e.what());
+            return std::nullopt;
+        }
+    }
+    return routes;
+}
+
 coil::task<int> run_server(const options& o, coil::signal_set& signals) {
     auto endpoint = coil::ip_endpoint::from_address(o.bind, o.port);
     if (!endpoint) {
@@ -244,28 +270,126 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals) {
                      listener.error().message().c_str());
         co_return 1;
     }
-    coil::http::router routes = make_routes();
     // The app's own pool (one thread per core), not the default one: it is stopped and joined
     // here, before main returns, while libcrypto can still free its per-thread state.
     std::optional<coil::thread_pool> pool;
     if (o.offload) pool.emplace();
-    routes.add("GET", "/cpu", [p = pool ? &*pool : nullptr](request& req, response& res) {
-        return cpu(req, res, p);
-    });
-    if (!o.root.empty()) {
-        try {
-            coil::http::add_static_files(routes, "/static/", o.root);
-        } catch (const std::system_error& e) {
-            std::fprintf(stderr, "http_server: --root: %s\n", e.what());
-            co_return 2;
-        }
-    }
-    coil::http::server server(routes, o.server);
+    auto routes = all_routes(o, pool ? &*pool : nullptr);
+    if (!routes) co_return 2;
+    coil::http::server server(*routes, o.server);
     std::printf("listening on %s\n", listener->local_endpoint().to_string().c_str());
     std::fflush(stdout);
     // serve() returns once stop() has drained the connections; the signal waiter is then done.
     (void)co_await coil::when_all(server.serve(*listener), stop_on_signal(signals, server, o.grace));
     co_return 0;
+}
+
+// ---- --threads N: one loop per thread (coil::loop_group), each with its own listener, router
+// and server; only the --offload pool is shared. Why SO_REUSEPORT listeners rather than one
+// acceptor handing connections out: docs/threading.md (no cross-thread wake per connection).
+
+struct group_state {
+    group_state(const options& opts, const coil::ip_endpoint& ep) : o(opts), endpoint(ep), accepted(opts.threads, 0) {}
+
+    const options& o;
+    coil::ip_endpoint endpoint;
+    coil::thread_pool* pool = nullptr;
+    std::atomic<std::uint16_t> port{0};  // the port loop 0 got; the others bind it too
+    std::atomic<bool> failed{false};
+    coil::event first_bound;  // loop 0 has bound (or failed)
+    std::atomic<std::size_t> bound{0};
+    coil::event all_bound;  // every loop listens: say so
+    coil::event ended;      // an entry task ended (a failure, or the stop): main stops the rest
+    std::vector<std::size_t> accepted;  // per loop, written by each loop as it ends
+};
+
+// The group's stop request cancels this; the server then stops gracefully (serve() is shielded
+// from the cancellation, so requests in progress get their --grace).
+coil::task<void> stop_when_cancelled(coil::http::server& server, std::chrono::milliseconds grace) {
+    coil::event never;
+    auto woke = co_await never.wait();
+    if (!woke) server.stop(grace);
+}
+
+coil::task<void> serve_loop(group_state& st, std::size_t index) {
+    struct on_exit {
+        group_state& st;
+        ~on_exit() { st.ended.set(); }
+    } guard{st};
+    if (index > 0) {
+        auto known = co_await st.first_bound.wait();
+        if (!known || st.failed.load()) co_return;
+    }
+    auto endpoint = st.endpoint;
+    if (index > 0) endpoint = coil::ip_endpoint::from_address(st.o.bind, st.port.load()).value();
+    coil::listen_options lo;
+    lo.reuse_port = true;
+    auto listener = coil::tcp_listener::bind(endpoint, lo);
+    if (index == 0) {
+        if (listener) st.port.store(listener->local_endpoint().port());
+        st.failed.store(!listener);
+        st.first_bound.set();
+    }
+    if (!listener) {
+        throw std::system_error(listener.error(), "cannot listen on " + endpoint.to_string());
+    }
+    // A router and a server belong to their loop's thread (http/server.hpp): one each per loop.
+    auto routes = all_routes(st.o, st.pool);
+    if (!routes) throw std::runtime_error("cannot serve --root");
+    coil::http::server server(*routes, st.o.server);
+    if (st.bound.fetch_add(1) + 1 == st.accepted.size()) st.all_bound.set();
+    if (index == 0) {
+        auto all = co_await st.all_bound.wait();
+        if (!all) co_return;
+        std::printf("listening on %s\n", listener->local_endpoint().to_string().c_str());
+        std::fflush(stdout);
+    }
+    (void)co_await coil::when_all(coil::shield(server.serve(*listener)), stop_when_cancelled(server, st.o.grace));
+    st.accepted[index] = server.connections_accepted();
+}
+
+coil::task<void> wait_for_end(coil::event& ended) { (void)co_await ended.wait(); }
+
+coil::task<void> until_signal(coil::signal_set& signals) {
+    auto signo = co_await signals.wait();
+    if (signo) std::fprintf(stderr, "http_server: %s, stopping\n", strsignal(*signo));
+}
+
+coil::task<void> until_signal_or_end(coil::signal_set& signals, coil::event& ended) {
+    (void)co_await coil::when_any(until_signal(signals), wait_for_end(ended));
+}
+
+int run_threads(const options& o) {
+    auto endpoint = coil::ip_endpoint::from_address(o.bind, o.port);
+    if (!endpoint) {
+        std::fprintf(stderr, "http_server: '%s' is not an IP address\n", o.bind.c_str());
+        return 2;
+    }
+    // This thread waits for the signals; the set blocks them here before the loop threads start,
+    // so they inherit the mask and a SIGTERM reaches the set (signal_set.hpp).
+    coil::event_loop main_loop(coil::loop_options{o.backend});
+    coil::signal_set signals({SIGINT, SIGTERM});
+    std::optional<coil::thread_pool> pool;  // shared by the loops; outlives the group
+    if (o.offload) pool.emplace();
+    group_state st(o, *endpoint);
+    st.pool = pool ? &*pool : nullptr;
+    coil::loop_group_options go;
+    go.threads = o.threads;
+    go.loop.backend = o.backend;
+    coil::loop_group group(go, [&st](std::size_t i) { return serve_loop(st, i); });
+    main_loop.run(until_signal_or_end(signals, st.ended));
+    group.request_stop();
+    try {
+        group.join();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "http_server: %s\n", e.what());
+        return 1;
+    }
+    for (std::size_t i = 0; i < st.accepted.size(); ++i) {
+        std::printf("loop %zu accepted %zu connections\n", i, st.accepted[i]);
+    }
+    std::fflush(stdout);
+    return 0;
 }
 
 }  // namespace
@@ -277,6 +401,7 @@ int main(int argc, char** argv) {
     // coil logs only warnings by default; --verbose adds the one-line backend report.
     if (o.verbose) coil::set_log_level(coil::log_level::info);
     try {
+        if (o.threads > 1) return run_threads(o);
         coil::event_loop loop(coil::loop_options{o.backend});
         coil::signal_set signals({SIGINT, SIGTERM});
         return loop.run(run_server(o, signals));

@@ -43,6 +43,7 @@ task<void> server::serve(tcp_listener& listener) {
         auto conn = co_await std::move(accept);
         if (conn) {
             (void)conn->set_nodelay();
+            ++accepted_;
             connections.spawn(serve_connection(std::move(*conn)));
             continue;
         }

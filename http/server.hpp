@@ -84,6 +84,9 @@ public:
 
     /// Open connections (for tests and monitoring).
     [[nodiscard]] std::size_t connection_count() const noexcept { return connection_count_; }
+    /// Connections accepted since the server was made (for monitoring; e.g. http_server's
+    /// per-loop count with --threads).
+    [[nodiscard]] std::size_t connections_accepted() const noexcept { return accepted_; }
     [[nodiscard]] const server_options& options() const noexcept { return options_; }
     [[nodiscard]] bool stopping() const noexcept { return stopping_; }
 
@@ -96,6 +99,7 @@ private:
     bool stopping_ = false;
     std::chrono::steady_clock::time_point stop_deadline_{};
     std::size_t connection_count_ = 0;
+    std::size_t accepted_ = 0;
     detail::connection* connections_ = nullptr;  // intrusive list, for stop()
     cancel_source* accept_scope_ = nullptr;       // while serve() accepts
     cancel_source* drain_scope_ = nullptr;        // the connections' scope while serve() runs

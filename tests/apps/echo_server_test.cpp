@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <sstream>
@@ -301,6 +302,47 @@ TEST_P(EchoServerTest, Sigusr1PrintsTheCountersAndTheServerKeepsServing) {
     EXPECT_EQ(stop(), 0);
     // Without --stats, no counters at exit.
     while (auto line = server_->read_line(2s)) EXPECT_TRUE(parse_stats(*line).empty()) << *line;
+}
+
+// --threads 2: two loops, each with its own SO_REUSEPORT listener on the one port. 50 clients
+// connected at once all get their echo; the kernel spreads them over both listeners (by 4-tuple
+// hash: all 50 on one of two listeners has odds of 2^-49), which the per-loop counts printed at
+// exit show; SIGTERM stops both loops and the process exits 0.
+TEST_P(EchoServerTest, TwoThreadsServeFiftyConcurrentClientsOnBothLoopsAndStopCleanly) {
+    const auto port = start({}, "127.0.0.1", {"--threads", "2"});
+    ASSERT_NE(port, 0);
+    auto body = [](unsigned short p) -> task<int> {
+        std::vector<task<bool>> clients;
+        for (unsigned i = 0; i < 50; ++i) clients.push_back(round_trip(p, pattern(1000, i)));
+        auto results = co_await coil::when_all(std::move(clients));
+        int ok = 0;
+        for (bool r : results) ok += r ? 1 : 0;
+        co_return ok;
+    };
+    EXPECT_EQ(run(body(port)), 50);
+    EXPECT_EQ(stop(), 0);
+    std::vector<unsigned> per_loop;
+    while (auto line = server_->read_line(5s)) {
+        unsigned loop = 0, count = 0;
+        if (std::sscanf(line->c_str(), "loop %u accepted %u connections", &loop, &count) == 2) {
+            EXPECT_EQ(loop, per_loop.size());
+            per_loop.push_back(count);
+        }
+    }
+    ASSERT_EQ(per_loop.size(), 2U);
+    EXPECT_GT(per_loop[0], 0U);
+    EXPECT_GT(per_loop[1], 0U);
+    EXPECT_EQ(per_loop[0] + per_loop[1], 50U);
+}
+
+TEST_P(EchoServerTest, TwoThreadsOnAPortInUseFailWithACode) {
+    const auto port = start();
+    ASSERT_NE(port, 0);
+    // The first server's listener has no SO_REUSEPORT, so the second cannot share its port.
+    child_process second({server_path(), "--port", std::to_string(port), "--threads", "2", "--backend",
+                          std::string(coil::to_string(backend()))});
+    EXPECT_EQ(second.wait(10s), 1);
+    EXPECT_EQ(stop(), 0);
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(EchoServerTest);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -272,6 +273,61 @@ TEST_P(HttpServerAppTest, VerboseReportsTheBackendAndTheDefaultIsQuiet) {
     EXPECT_NE(verbose.find("backend " + kind), std::string::npos) << verbose;
     const std::string quiet = first_line({});
     EXPECT_EQ(quiet.rfind("listening on ", 0), 0u) << quiet;
+}
+
+// --threads 2: two loops, each with its own SO_REUSEPORT listener, router and server. 50 clients
+// connected at once (keep-alive, each held open until all are served) all get their answer; both
+// loops accepted some (4-tuple hash: all 50 on one listener has odds of 2^-49), as the per-loop
+// counts printed at exit show; SIGTERM stops both loops gracefully and the process exits 0.
+task<int> fifty_concurrent_hellos(unsigned short port) {
+    std::vector<http_client> clients;
+    for (int i = 0; i < 50; ++i) {
+        auto c = co_await http_client::connect(port);
+        if (!c) co_return -1;
+        clients.push_back(std::move(*c));
+    }
+    for (auto& c : clients) {
+        const bool sent = co_await c.send(get_request("/"));
+        if (!sent) co_return -2;
+    }
+    int ok = 0;
+    for (auto& c : clients) {
+        auto r = co_await c.read_response();
+        if (r && r->status == 200 && r->body == "Hello, World!") ++ok;
+    }
+    co_return ok;
+}
+
+std::vector<unsigned> per_loop_counts(child_process& server) {
+    std::vector<unsigned> per_loop;
+    while (auto line = server.read_line(5s)) {
+        unsigned loop = 0, count = 0;
+        if (std::sscanf(line->c_str(), "loop %u accepted %u connections", &loop, &count) == 2 &&
+            loop == per_loop.size()) {
+            per_loop.push_back(count);
+        }
+    }
+    return per_loop;
+}
+
+TEST_P(HttpServerAppTest, TwoThreadsServeFiftyConcurrentClientsOnBothLoopsAndStopCleanly) {
+    const auto port = start({"--threads", "2"});
+    ASSERT_NE(port, 0);
+    EXPECT_EQ(run(fifty_concurrent_hellos(port)), 50);
+    EXPECT_EQ(stop(), 0);
+    const auto per_loop = per_loop_counts(*server_);
+    ASSERT_EQ(per_loop.size(), 2U);
+    EXPECT_GT(per_loop[0], 0U);
+    EXPECT_GT(per_loop[1], 0U);
+    EXPECT_EQ(per_loop[0] + per_loop[1], 50U);
+}
+
+// The loops share the --offload pool: /cpu answers are the same on either loop.
+TEST_P(HttpServerAppTest, TwoThreadsWithOffloadAnswerTheCpuRoute) {
+    const auto port = start({"--threads", "2", "--offload"});
+    ASSERT_NE(port, 0);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers) << "connection " << i;
+    EXPECT_EQ(stop(), 0);
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(HttpServerAppTest);

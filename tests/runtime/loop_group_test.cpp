@@ -1,0 +1,276 @@
+// loop_group (thread-per-core loops) and switch_to, on both backends; also run under TSan.
+#include "coil/runtime/loop_group.hpp"
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/sleep.hpp"
+#include "coil/runtime/switch_to.hpp"
+#include "coil/runtime/sync/event.hpp"
+#include "coil/runtime/task.hpp"
+#include "support/backend_test.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using coil::task;
+
+class LoopGroupTest : public coil::testing::BackendTest {
+protected:
+    coil::loop_group_options group_options(std::size_t threads) const {
+        coil::loop_group_options o;
+        o.threads = threads;
+        o.loop = options();
+        return o;
+    }
+};
+
+// Waits (on a loop) until the group asks this task to stop; true if it was cancelled.
+task<bool> wait_for_stop() {
+    auto slept = co_await coil::sleep_for(1h);
+    co_return !slept && slept.error() == std::errc::operation_canceled;
+}
+
+// The first CPU this process may run on, or -1.
+int first_allowed_cpu() {
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (CPU_ISSET(cpu, &set)) return cpu;
+    }
+    return -1;
+}
+
+TEST_P(LoopGroupTest, EachLoopRunsOnItsOwnThreadAndLoop) {
+    constexpr std::size_t n = 3;
+    std::mutex mutex;
+    std::vector<std::thread::id> ids(n);
+    std::vector<coil::event_loop*> loops(n, nullptr);
+    std::vector<coil::backend_kind> backends(n);
+    std::atomic<int> cancelled{0};
+    std::promise<void> all_started;
+    std::atomic<std::size_t> started{0};
+    coil::loop_group group(group_options(n), [&](std::size_t i) -> task<void> {
+        {
+            std::lock_guard lock(mutex);
+            ids[i] = std::this_thread::get_id();
+            loops[i] = coil::event_loop::current();
+            backends[i] = loops[i]->backend();
+        }
+        if (started.fetch_add(1) + 1 == n) all_started.set_value();
+        const bool stopped = co_await wait_for_stop();
+        if (stopped) cancelled.fetch_add(1);
+    });
+    ASSERT_EQ(group.size(), n);
+    std::vector<coil::event_loop*> expected;
+    for (std::size_t i = 0; i < n; ++i) expected.push_back(&group.loop(i));
+    ASSERT_EQ(all_started.get_future().wait_for(20s), std::future_status::ready);
+    group.stop();
+    EXPECT_EQ(cancelled.load(), static_cast<int>(n));
+    std::set<std::thread::id> distinct(ids.begin(), ids.end());
+    EXPECT_EQ(distinct.size(), n);
+    EXPECT_EQ(distinct.count(std::this_thread::get_id()), 0U);
+    for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(loops[i], expected[i]) << "loop " << i;
+        EXPECT_EQ(backends[i], backend()) << "loop " << i;  // (the loops are gone by now)
+    }
+    std::set<coil::event_loop*> distinct_loops(loops.begin(), loops.end());
+    EXPECT_EQ(distinct_loops.size(), n);
+}
+
+TEST_P(LoopGroupTest, PinningPutsEachThreadOnItsCpu) {
+    const int cpu = first_allowed_cpu();
+    ASSERT_GE(cpu, 0);
+    auto o = group_options(2);
+    o.cpus = {cpu};
+    std::mutex mutex;
+    std::vector<int> allowed_counts;
+    std::vector<bool> on_cpu;
+    std::vector<int> running_on;
+    coil::loop_group group(o, [&](std::size_t) -> task<void> {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        const int rc = ::pthread_getaffinity_np(::pthread_self(), sizeof(set), &set);
+        std::lock_guard lock(mutex);
+        allowed_counts.push_back(rc == 0 ? CPU_COUNT(&set) : -1);
+        on_cpu.push_back(rc == 0 && CPU_ISSET(cpu, &set));
+        running_on.push_back(::sched_getcpu());
+        co_return;
+    });
+    group.join();
+    ASSERT_EQ(allowed_counts.size(), 2U);
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(allowed_counts[i], 1);
+        EXPECT_TRUE(on_cpu[i]);
+        EXPECT_EQ(running_on[i], cpu);
+    }
+}
+
+TEST_P(LoopGroupTest, AnInvalidCpuIsAClearErrorAndNoEntryRuns) {
+    std::atomic<int> entered{0};
+    auto entry = [&](std::size_t) -> task<void> {
+        entered.fetch_add(1);
+        co_return;
+    };
+    auto o = group_options(2);
+    o.cpus = {-1};
+    EXPECT_THROW(coil::loop_group(o, entry), std::invalid_argument);
+    o.cpus = {CPU_SETSIZE};
+    EXPECT_THROW(coil::loop_group(o, entry), std::invalid_argument);
+
+    // In range, but not a CPU this process may use (no machine here has 1024 CPUs): the kernel
+    // refuses it with EINVAL, and the threads already started are stopped and joined.
+    cpu_set_t allowed;
+    ASSERT_EQ(::sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    ASSERT_FALSE(CPU_ISSET(CPU_SETSIZE - 1, &allowed));
+    const int allowed_cpu = first_allowed_cpu();
+    o.cpus = {allowed_cpu, CPU_SETSIZE - 1};
+    try {
+        coil::loop_group group(o, entry);
+        ADD_FAILURE() << "pinning to CPU " << CPU_SETSIZE - 1 << " did not throw";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::errc::invalid_argument);
+        EXPECT_NE(std::string(e.what()).find("CPU 1023"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(coil::loop_group(group_options(0), entry), std::invalid_argument);
+    EXPECT_EQ(entered.load(), 0);
+}
+
+TEST_P(LoopGroupTest, SwitchToMovesTheCoroutineToAnotherLoopAndBack) {
+    std::vector<coil::event_loop*> loops(2, nullptr);
+    coil::event loops_known;
+    std::promise<void> done;
+    std::thread::id home_thread, away_thread, back_thread;
+    coil::event_loop *away_loop = nullptr, *back_loop = nullptr;
+    bool stayed_home = false;
+    coil::loop_group group(group_options(2), [&](std::size_t i) -> task<void> {
+        if (i == 1) {
+            (void)co_await wait_for_stop();
+            co_return;
+        }
+        (void)co_await loops_known.wait();
+        home_thread = std::this_thread::get_id();
+        co_await coil::switch_to(*loops[0]);  // already there: no hop
+        stayed_home = std::this_thread::get_id() == home_thread;
+        co_await coil::switch_to(*loops[1]);
+        away_thread = std::this_thread::get_id();
+        away_loop = coil::event_loop::current();
+        co_await coil::switch_to(*loops[0]);
+        back_thread = std::this_thread::get_id();
+        back_loop = coil::event_loop::current();
+        done.set_value();
+    });
+    loops[0] = &group.loop(0);
+    loops[1] = &group.loop(1);
+    loops_known.set();
+    ASSERT_EQ(done.get_future().wait_for(20s), std::future_status::ready);
+    group.stop();
+    EXPECT_TRUE(stayed_home);
+    EXPECT_NE(away_thread, home_thread);
+    EXPECT_EQ(away_loop, loops[1]);
+    EXPECT_EQ(back_thread, home_thread);
+    EXPECT_EQ(back_loop, loops[0]);
+}
+
+TEST_P(LoopGroupTest, StopCancelsEveryEntryAndSpawnedTaskAndJoins) {
+    constexpr std::size_t n = 4;
+    std::atomic<int> entries_cancelled{0};
+    std::atomic<int> spawned_cancelled{0};
+    std::atomic<std::size_t> started{0};
+    std::promise<void> all_started;
+    coil::loop_group group(group_options(n), [&](std::size_t) -> task<void> {
+        coil::spawn([](std::atomic<int>& count) -> task<void> {
+            const bool stopped = co_await wait_for_stop();
+            if (stopped) count.fetch_add(1);
+        }(spawned_cancelled));
+        if (started.fetch_add(1) + 1 == n) all_started.set_value();
+        const bool stopped = co_await wait_for_stop();
+        if (stopped) entries_cancelled.fetch_add(1);
+    });
+    ASSERT_EQ(all_started.get_future().wait_for(20s), std::future_status::ready);
+    group.stop();  // returns only once every thread is joined
+    EXPECT_EQ(entries_cancelled.load(), static_cast<int>(n));
+    EXPECT_EQ(spawned_cancelled.load(), static_cast<int>(n));
+    EXPECT_THROW((void)group.loop(0), std::logic_error);  // the loops are gone
+}
+
+TEST_P(LoopGroupTest, AnEntryThatEndsEarlyKeepsItsLoopUpForHandOffs) {
+    std::promise<void> first_done;
+    std::promise<void> hopped;
+    std::thread::id hop_thread, loop0_thread;
+    coil::event may_hop;
+    std::vector<coil::event_loop*> loops(2, nullptr);
+    coil::loop_group group(group_options(2), [&](std::size_t i) -> task<void> {
+        if (i == 0) {
+            loop0_thread = std::this_thread::get_id();
+            first_done.set_value();
+            co_return;  // loop 0 has nothing left to run, but must stay up
+        }
+        (void)co_await may_hop.wait();
+        auto* home = coil::event_loop::current();
+        co_await coil::switch_to(*loops[0]);
+        hop_thread = std::this_thread::get_id();
+        co_await coil::switch_to(*home);
+        hopped.set_value();
+        (void)co_await wait_for_stop();
+    });
+    loops[0] = &group.loop(0);
+    loops[1] = &group.loop(1);
+    ASSERT_EQ(first_done.get_future().wait_for(20s), std::future_status::ready);
+    may_hop.set();
+    ASSERT_EQ(hopped.get_future().wait_for(20s), std::future_status::ready);
+    group.stop();
+    EXPECT_EQ(hop_thread, loop0_thread);
+}
+
+TEST_P(LoopGroupTest, AnExceptionInOneLoopStopsTheGroupAndIsRethrownFromJoin) {
+    std::atomic<int> cancelled{0};
+    coil::loop_group group(group_options(3), [&](std::size_t i) -> task<void> {
+        if (i == 1) {
+            (void)co_await coil::sleep_for(1ms);
+            throw std::runtime_error("loop 1 failed");
+        }
+        const bool stopped = co_await wait_for_stop();
+        if (stopped) cancelled.fetch_add(1);
+    });
+    // No request_stop: the failure itself stops the others.
+    try {
+        group.join();
+        ADD_FAILURE() << "join did not rethrow";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "loop 1 failed");
+    }
+    EXPECT_EQ(cancelled.load(), 2);
+    EXPECT_NO_THROW(group.join());  // reported once
+}
+
+TEST_P(LoopGroupTest, TheDestructorStopsAndJoins) {
+    std::atomic<int> cancelled{0};
+    std::promise<void> started;
+    {
+        coil::loop_group group(group_options(2), [&](std::size_t i) -> task<void> {
+            if (i == 0) started.set_value();
+            const bool stopped = co_await wait_for_stop();
+            if (stopped) cancelled.fetch_add(1);
+        });
+        ASSERT_EQ(started.get_future().wait_for(20s), std::future_status::ready);
+    }
+    EXPECT_EQ(cancelled.load(), 2);
+}
+
+COIL_INSTANTIATE_BACKEND_TEST(LoopGroupTest);
+
+}  // namespace
