@@ -3,7 +3,9 @@
 
 Usage: test_summary.py BUILD_DIR [BUILD_DIR ...]
 Prints one line per build dir and, last, the total as 'N passed, M failed, K skipped'.
-A test binary that crashed or timed out before writing its report counts as one failure.
+A test binary that crashed or timed out before writing its report counts as one failure, and so
+does a build dir with no test log at all (meson test stopped before running anything, e.g. a test
+program that was not built).
 """
 import json
 import sys
@@ -36,14 +38,15 @@ def summarize(build_dir: Path) -> tuple[int, int, int]:
                 else:
                     passed += 1
     testlog = logs / "testlog.json"
-    if testlog.exists():
-        for line in testlog.read_text().splitlines():
-            entry = json.loads(line)
-            ok = entry.get("result") in ("OK", "SKIP", "EXPECTEDFAIL")
-            if not ok and entry.get("name") not in reported:
-                failed += 1  # died before its report, or not a gtest binary
-            elif not ok and entry.get("result") in ("TIMEOUT", "SIGNAL"):
-                failed += 1  # its report is partial: the case it died in is missing
+    if not testlog.exists():
+        return passed, failed + 1, skipped  # meson test ran nothing here
+    for line in testlog.read_text().splitlines():
+        entry = json.loads(line)
+        ok = entry.get("result") in ("OK", "SKIP", "EXPECTEDFAIL")
+        if not ok and entry.get("name") not in reported:
+            failed += 1  # died before its report, or not a gtest binary
+        elif not ok and entry.get("result") in ("TIMEOUT", "SIGNAL"):
+            failed += 1  # its report is partial: the case it died in is missing
     return passed, failed, skipped
 
 
