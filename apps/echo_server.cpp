@@ -31,6 +31,7 @@
 
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
+#include "loop_listeners.hpp"
 
 using namespace std::chrono_literals;
 
@@ -222,49 +223,17 @@ coil::task<void> counted(coil::tcp_stream conn) {
     co_await Handler(std::move(conn));
 }
 
-struct group_state {
-    group_state(const options& opts, const coil::ip_endpoint& ep) : o(opts), endpoint(ep), accepted(opts.threads, 0) {}
-
+struct group_state : loop_listeners {
+    group_state(const options& opts, const coil::ip_endpoint& ep) : loop_listeners(opts.threads, ep, opts.bind), o(opts) {}
     const options& o;
-    coil::ip_endpoint endpoint;
-    std::atomic<std::uint16_t> port{0};  // the port loop 0 got; the others bind it too
-    std::atomic<bool> failed{false};
-    coil::event first_bound;  // loop 0 has bound (or failed)
-    std::atomic<std::size_t> bound{0};
-    coil::event all_bound;  // every loop listens: say so
-    coil::event ended;      // an entry task ended (a failure, or the stop): main stops the rest
-    std::vector<std::size_t> accepted;  // per loop, written by each loop as it ends
 };
 
 coil::task<void> serve_loop(group_state& st, std::size_t index) {
-    struct on_exit {
-        group_state& st;
-        ~on_exit() { st.ended.set(); }
-    } guard{st};
-    if (index > 0) {
-        auto known = co_await st.first_bound.wait();
-        if (!known || st.failed.load()) co_return;
-    }
-    auto endpoint = st.endpoint;
-    if (index > 0) endpoint = coil::ip_endpoint::from_address(st.o.bind, st.port.load()).value();
-    coil::listen_options lo;
-    lo.reuse_port = true;
-    auto listener = coil::tcp_listener::bind(endpoint, lo);
-    if (index == 0) {
-        if (listener) st.port.store(listener->local_endpoint().port());
-        st.failed.store(!listener);
-        st.first_bound.set();
-    }
-    if (!listener) {
-        throw std::system_error(listener.error(), "cannot listen on " + endpoint.to_string());
-    }
-    if (st.bound.fetch_add(1) + 1 == st.accepted.size()) st.all_bound.set();
-    if (index == 0) {
-        auto all = co_await st.all_bound.wait();
-        if (!all) co_return;
-        std::printf("listening on %s\n", listener->local_endpoint().to_string().c_str());
-        std::fflush(stdout);
-    }
+    set_on_exit guard{st.ended};
+    auto listener = co_await st.bind(index);
+    if (!listener) co_return;
+    const bool serving = co_await st.ready(index, *listener);
+    if (!serving) co_return;
     co_await serve(std::move(*listener), st.o.plain_recv ? counted<echo_plain> : counted<echo>);
     st.accepted[index] = connections_here;
     if (st.o.stats) print_stats(coil::event_loop::current_or_throw());

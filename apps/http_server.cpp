@@ -34,6 +34,7 @@
 #include "coil/http/static_files.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
+#include "loop_listeners.hpp"
 
 using namespace std::chrono_literals;
 using coil::http::request;
@@ -288,19 +289,10 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals) {
 // and server; only the --offload pool is shared. Why SO_REUSEPORT listeners rather than one
 // acceptor handing connections out: docs/threading.md (no cross-thread wake per connection).
 
-struct group_state {
-    group_state(const options& opts, const coil::ip_endpoint& ep) : o(opts), endpoint(ep), accepted(opts.threads, 0) {}
-
+struct group_state : loop_listeners {
+    group_state(const options& opts, const coil::ip_endpoint& ep) : loop_listeners(opts.threads, ep, opts.bind), o(opts) {}
     const options& o;
-    coil::ip_endpoint endpoint;
     coil::thread_pool* pool = nullptr;
-    std::atomic<std::uint16_t> port{0};  // the port loop 0 got; the others bind it too
-    std::atomic<bool> failed{false};
-    coil::event first_bound;  // loop 0 has bound (or failed)
-    std::atomic<std::size_t> bound{0};
-    coil::event all_bound;  // every loop listens: say so
-    coil::event ended;      // an entry task ended (a failure, or the stop): main stops the rest
-    std::vector<std::size_t> accepted;  // per loop, written by each loop as it ends
 };
 
 // The group's stop request cancels this; the server then stops gracefully (serve() is shielded
@@ -312,38 +304,15 @@ coil::task<void> stop_when_cancelled(coil::http::server& server, std::chrono::mi
 }
 
 coil::task<void> serve_loop(group_state& st, std::size_t index) {
-    struct on_exit {
-        group_state& st;
-        ~on_exit() { st.ended.set(); }
-    } guard{st};
-    if (index > 0) {
-        auto known = co_await st.first_bound.wait();
-        if (!known || st.failed.load()) co_return;
-    }
-    auto endpoint = st.endpoint;
-    if (index > 0) endpoint = coil::ip_endpoint::from_address(st.o.bind, st.port.load()).value();
-    coil::listen_options lo;
-    lo.reuse_port = true;
-    auto listener = coil::tcp_listener::bind(endpoint, lo);
-    if (index == 0) {
-        if (listener) st.port.store(listener->local_endpoint().port());
-        st.failed.store(!listener);
-        st.first_bound.set();
-    }
-    if (!listener) {
-        throw std::system_error(listener.error(), "cannot listen on " + endpoint.to_string());
-    }
+    set_on_exit guard{st.ended};
+    auto listener = co_await st.bind(index);
+    if (!listener) co_return;
     // A router and a server belong to their loop's thread (http/server.hpp): one each per loop.
     auto routes = all_routes(st.o, st.pool);
     if (!routes) throw std::runtime_error("cannot serve --root");
     coil::http::server server(*routes, st.o.server);
-    if (st.bound.fetch_add(1) + 1 == st.accepted.size()) st.all_bound.set();
-    if (index == 0) {
-        auto all = co_await st.all_bound.wait();
-        if (!all) co_return;
-        std::printf("listening on %s\n", listener->local_endpoint().to_string().c_str());
-        std::fflush(stdout);
-    }
+    const bool serving = co_await st.ready(index, *listener);
+    if (!serving) co_return;
     (void)co_await coil::when_all(coil::shield(server.serve(*listener)), stop_when_cancelled(server, st.o.grace));
     st.accepted[index] = server.connections_accepted();
 }
