@@ -68,11 +68,19 @@ import arch_peers  # noqa: E402
 BASELINES = ["iterative", "forking", "preforked", "threaded", "prethreaded", "poll", "epoll"]
 PEERS = ["nginx", "apache-prefork", "apache-worker", "apache-event", "node", "asyncio",
          "nginx-proxy"]
-SERVERS = [f"baseline-{b}" for b in BASELINES] + ["coil-uring", "coil-epoll"] + PEERS
-ECHO_SERVERS = [f"baseline-{b}" for b in BASELINES] + ["coil-uring", "coil-epoll"]
+# coil-uring-2t: http_server / echo_server with --threads 2 (two io_uring loops, one
+# SO_REUSEPORT listener each). A 2-thread server cannot live on one CPU: it runs on the server's
+# and the load generator's CPUs, so on a 2-core machine it shares a core with wrk (the table says
+# so beside it).
+COIL = ["coil-uring", "coil-epoll", "coil-uring-2t"]
+SERVERS = [f"baseline-{b}" for b in BASELINES] + COIL + PEERS
+ECHO_SERVERS = [f"baseline-{b}" for b in BASELINES] + COIL
 MODES = ["keepalive", "close"]
 CONNECTIONS = [20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000]
 ECHO_CONNECTIONS = [100, 1000, 10000]
+# The full ladder, three rounds at every point, takes about two hours; the medians are quoted at
+# these points, the curves between them are shapes (one round each), which halves the run.
+ROUNDS_AT = [100, 1000, 10000]
 ECHO_SIZE = 64
 START_TIMEOUT_S = 15.0
 # --quick: one round of short runs at the telling points, about two minutes for every server:
@@ -82,7 +90,7 @@ QUICK = {"connections": [100, 1000], "echo_connections": [1000], "duration": 2,
 QUICK_SKIP = {("close", 100)}
 # Line styles of the plots: the baselines solid, coil thick, the real peers dashed.
 STYLES = {**{s: {"dash": "4 2"} for s in PEERS}, "coil-uring": {"color": "#000000"},
-          "coil-epoll": {"color": "#7f7f7f"}}
+          "coil-epoll": {"color": "#7f7f7f"}, "coil-uring-2t": {"color": "#000000", "dash": "1 1"}}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -97,6 +105,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="comma-separated list (default " + ",".join(map(str, CONNECTIONS)) + ")")
     p.add_argument("--rounds", type=int, default=3, help="rounds per point; the table shows the "
                    "median (default 3)")
+    p.add_argument("--rounds-at", default=None,
+                   help="connection counts of the HTTP ladder measured --rounds times; every other "
+                   "point is measured once (default " + ",".join(map(str, ROUNDS_AT)) +
+                   ": the points docs/architectures.md quotes; 'all': every point). The echo "
+                   "table always gets --rounds")
     p.add_argument("--duration", type=int, default=5, help="seconds per point (default 5)")
     p.add_argument("--timeout", type=int, default=2, help="wrk's request timeout in s (default 2)")
     p.add_argument("--echo-connections", default=None, help="the echo table's connection counts "
@@ -141,6 +154,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         cfg.echo_connections = ECHO_CONNECTIONS
     if cfg.rounds < 1:
         p.error("--rounds must be at least 1")
+    if cfg.rounds_at == "all":
+        cfg.rounds_at = None
+    else:
+        try:
+            cfg.rounds_at = ROUNDS_AT if cfg.rounds_at is None else \
+                [int(c) for c in cfg.rounds_at.split(",") if c]
+        except ValueError:
+            p.error("--rounds-at expects a comma-separated list of connection counts or 'all'")
     if cfg.duration <= cfg.timeout:
         # wrk counts a request as timed out only once it has waited --timeout: a connection that
         # a full pool never serves is invisible in a shorter run.
@@ -153,8 +174,9 @@ def server_argv(name: str, cfg: argparse.Namespace, build: Path, protocol: str =
     """The command of a baseline or of coil (the peers are started by arch_peers)."""
     if name.startswith("coil-"):
         app = "http_server" if protocol == "http" else "echo_server"
-        return [str(build / "apps" / app), "--port", "0", "--backend",
-                "io_uring" if name == "coil-uring" else "epoll"]
+        argv = [str(build / "apps" / app), "--port", "0", "--backend",
+                "epoll" if name == "coil-epoll" else "io_uring"]
+        return argv + (["--threads", "2"] if name == "coil-uring-2t" else [])
     base = name.removeprefix("baseline-")
     argv = [str(build / "bench" / "baselines" / f"baseline_{base}"), "--port", "0",
             "--protocol", protocol]
@@ -163,10 +185,17 @@ def server_argv(name: str, cfg: argparse.Namespace, build: Path, protocol: str =
     return argv
 
 
+def server_prefix(name: str, pin: Pinning) -> list[str]:
+    """taskset for a server: the server CPU, or for the 2-thread coil both pinned CPUs."""
+    if name == "coil-uring-2t" and pin.server_cpu is not None and pin.load_cpu is not None:
+        return [pin.taskset, "-c", f"{pin.server_cpu},{pin.load_cpu}"]
+    return pin.prefix(pin.server_cpu)
+
+
 def start(name: str, cfg: argparse.Namespace, build: Path, pin: Pinning, tmp: Path,
           conns: int, protocol: str = "http") -> Any:
     """Starts one server (a Server, or an arch_peers.Group) and waits until it listens."""
-    prefix = pin.prefix(pin.server_cpu)
+    prefix = server_prefix(name, pin)
     if name in PEERS:
         return arch_peers.start_peer(name, tmp, prefix, conns, START_TIMEOUT_S,
                                      str(build / "apps" / "http_server"))
@@ -515,8 +544,16 @@ def table(title: str, servers: list[str], conns: list[int], med: dict, mode: str
 def render_tables(runs: list[dict[str, Any]], cfg: argparse.Namespace,
                   unavailable: dict[str, str]) -> str:
     med = medians(runs)
-    lines = [f"rounds per point: {cfg.rounds} (median shown); {cfg.duration} s per point; "
+    every = cfg.rounds_at is None or cfg.rounds == 1
+    lines = [f"rounds per point: {cfg.rounds} (median shown)"
+             + ("" if every else " at " + ", ".join(f"{c:,}" for c in cfg.rounds_at)
+                + " connections and for echo, 1 elsewhere")
+             + f"; {cfg.duration} s per point; "
              f"wrk -t1, timeout {cfg.timeout} s", ""]
+    if "coil-uring-2t" in cfg.servers or "coil-uring-2t" in cfg.echo_servers:
+        lines += ["coil-uring-2t runs two loops on the server's and the load generator's CPUs "
+                  f"({cfg.server_cpu},{cfg.load_cpu}): it shares a core with the load generator, "
+                  "every other server has one CPU of its own.", ""]
     for mode in cfg.modes:
         for key, fmt, title in (("req_per_s", ",.0f", "requests/s"), ("p99_ms", ".1f", "p99 ms"),
                                 ("cpu_us_per_req", ".1f", "server CPU µs per request"),
@@ -641,7 +678,9 @@ def main(argv: list[str]) -> int:
         try:
             with open(out / "runs.jsonl", "a", encoding="utf-8") as log:
                 for mode, conns in points:
-                    for rnd in range(cfg.rounds):
+                    rounds = cfg.rounds if mode == "echo" or cfg.rounds_at is None or \
+                        conns in cfg.rounds_at else 1
+                    for rnd in range(rounds):
                         # Interleaved: every server once per round, so that a noisy moment of
                         # the machine does not fall on one server's every run.
                         for name in (cfg.echo_servers if mode == "echo" else cfg.servers):

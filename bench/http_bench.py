@@ -66,8 +66,11 @@ from echo_bench import (Pinning, Server, StartError, eprint, f_cpu, f_int, f_lat
                         f_ratio, int_list, machine_info, median_or_none, name_list, plot_or_warn,
                         raise_nofile, resolve_build, run_all)
 
-SERVERS = ["coil-uring", "coil-epoll", "nginx", "h2o"]
-COIL = ["coil-uring", "coil-epoll"]
+# coil-uring-2t: http_server --threads 2 (two io_uring loops, one SO_REUSEPORT listener each). Two
+# threads cannot live on one CPU: it runs on the server's and wrk's CPUs, so on a 2-core machine it
+# shares a core with the load generator (the tables say so).
+SERVERS = ["coil-uring", "coil-epoll", "nginx", "h2o", "coil-uring-2t"]
+COIL = ["coil-uring", "coil-epoll", "coil-uring-2t"]
 REFERENCE = "nginx"
 MODES = ["keepalive", "close"]
 MODE_TITLES = {"keepalive": "keep-alive", "close": "Connection: close (a connection per request)"}
@@ -83,6 +86,7 @@ STYLES = {
     "coil-epoll": {"color": "#2ca02c"},
     "nginx": {"color": "#d62728"},
     "h2o": {"color": "#9467bd"},
+    "coil-uring-2t": {"color": "#1f77b4", "dash": "2 2"},
 }
 LARGE_POINT = 2000     # connections from which a run measures longer and has no warm-up run
 LARGE_POINT_S = 2500  # ... one more second per this many connections
@@ -333,10 +337,14 @@ def start_server(name: str, cfg: argparse.Namespace, build: Path, pin: Pinning, 
     log = tmp / f"{name}.log"
     prefix = pin.prefix(pin.server_cpu)
     if name in COIL:
-        backend = "io_uring" if name == "coil-uring" else "epoll"
-        srv: Server = Server(prefix + [str(build / "apps" / "http_server"), "--port", "0",
-                                       "--backend", backend, "--keepalive-requests",
-                                       str(REQUESTS_PER_CONNECTION)], log)
+        backend = "epoll" if name == "coil-epoll" else "io_uring"
+        argv = [str(build / "apps" / "http_server"), "--port", "0", "--backend", backend,
+                "--keepalive-requests", str(REQUESTS_PER_CONNECTION)]
+        if name == "coil-uring-2t":
+            argv += ["--threads", "2"]
+            if pin.server_cpu is not None and pin.load_cpu is not None:
+                prefix = [pin.taskset, "-c", f"{pin.server_cpu},{pin.load_cpu}"]
+        srv: Server = Server(prefix + argv, log)
     else:
         port = free_port()
         conf_dir = tmp / name
@@ -602,7 +610,9 @@ def render_tables(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
              + (f"; from {LARGE_POINT:,} connections on, no warm-up run and one more second "
                 f"measured per {LARGE_POINT_S:,} connections (wrk's clock includes connecting)"
                 if max(cfg.connections) >= LARGE_POINT else ""))
-    L.append(f"- Pinning: {pin.describe()}")
+    L.append(f"- Pinning: {pin.describe()}"
+             + ("; coil-uring-2t (--threads 2) runs on both CPUs and shares one with wrk"
+                if "coil-uring-2t" in cfg.servers else ""))
     ones = [x for r in runs for x in (r.get("loadavg_before"), r.get("loadavg_after")) if x]
     L.append(f"- Load average (1/5/15 min): {fmt_load(load_start)} at the start, "
              f"{fmt_load(load_end)} at the end"
