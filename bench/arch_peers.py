@@ -204,6 +204,19 @@ def start_scale_out(http_server: str, nginx: str, tmp: Path, prefix: list[str], 
         raise
 
 
+def share_autogroup_nice(pid: int) -> None:
+    """httpd runs in a session of its own, so the kernel's autogroup scheduling puts it in a group
+    of its own, with nice 0: a harness run in a reniced autogroup (to keep its measurements apart
+    from other work on the machine) gives it the same nice. Best effort (needs the permission)."""
+    try:
+        with open("/proc/self/autogroup", encoding="ascii") as f:
+            nice = f.read().split("nice")[-1].strip()
+        with open(f"/proc/{pid}/autogroup", "w", encoding="ascii") as f:
+            f.write(nice)
+    except (OSError, IndexError):
+        pass
+
+
 def start_peer(name: str, tmp: Path, prefix: list[str], max_conns: int, timeout: float,
                http_server: str) -> Server | Group:
     """Starts one real peer (pinned by `prefix`) and waits until it accepts connections."""
@@ -246,6 +259,8 @@ def start_peer(name: str, tmp: Path, prefix: list[str], max_conns: int, timeout:
         raise ValueError(name)
     try:
         srv.wait_listening(timeout)
+        if name.startswith("apache-"):
+            share_autogroup_nice(srv.pid)
     except StartError as e:
         srv.stop()
         tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
