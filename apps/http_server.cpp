@@ -126,6 +126,7 @@ struct options {
     std::chrono::milliseconds grace{10'000};
     bool verbose = false;
     bool offload = false;  // GET /cpu on the thread pool
+    std::optional<int> pool_nice;  // --pool-nice N: the pool threads' nice value
     std::size_t threads = 1;  // --threads N
 };
 
@@ -145,6 +146,9 @@ constexpr std::string_view usage =
     "  --max-header N           header field octets; over it: 431 (default 32768)\n"
     "  --grace MS               graceful stop: time left to requests in progress (default 10000)\n"
     "  --offload                compute GET /cpu on the thread pool (default: inline on the loop)\n"
+    "  --pool-nice N            with --offload: the pool threads run at nice N (0..19), so that\n"
+    "                           the event loop wins a shared core from /cpu work at once\n"
+    "                           (default: the server's own nice)\n"
     "  --threads N              N event loops, one thread each, each accepting on its own\n"
     "                           SO_REUSEPORT listener on the same port (default 1); at exit,\n"
     "                           with N > 1, prints 'loop I accepted C connections' per loop\n"
@@ -188,6 +192,8 @@ options parse_options(int argc, char** argv) {
             o.verbose = true;
         } else if (arg == "--offload") {
             o.offload = true;
+        } else if (arg == "--pool-nice") {
+            o.pool_nice = static_cast<int>(parse_number(arg, value(), 19));
         } else if (arg == "--threads") {
             o.threads = static_cast<std::size_t>(parse_number(arg, value(), 1024));
             if (o.threads == 0) fail_usage("--threads must be at least 1");
@@ -224,7 +230,21 @@ options parse_options(int argc, char** argv) {
             fail_usage("unknown argument '" + std::string(arg) + "'");
         }
     }
+    if (o.pool_nice && !o.offload) fail_usage("--pool-nice needs --offload");
     return o;
+}
+
+// With --offload: the app's pool, one thread per core. False (said on stderr) if it cannot start,
+// e.g. a --pool-nice below the server's own without the privilege to lower it.
+bool start_pool(const options& o, std::optional<coil::thread_pool>& pool) {
+    if (!o.offload) return true;
+    try {
+        pool.emplace(coil::pool_options{.nice = o.pool_nice});
+    } catch (const std::system_error& e) {
+        std::fprintf(stderr, "http_server: cannot start the thread pool: %s\n", e.what());
+        return false;
+    }
+    return true;
 }
 
 // Raises the fd limit so that thousands of connections fit; the hard limit is the ceiling.
@@ -274,7 +294,7 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals) {
     // The app's own pool (one thread per core), not the default one: it is stopped and joined
     // here, before main returns, while libcrypto can still free its per-thread state.
     std::optional<coil::thread_pool> pool;
-    if (o.offload) pool.emplace();
+    if (!start_pool(o, pool)) co_return 1;
     auto routes = all_routes(o, pool ? &*pool : nullptr);
     if (!routes) co_return 2;
     coil::http::server server(*routes, o.server);
@@ -339,7 +359,7 @@ int run_threads(const options& o) {
     coil::event_loop main_loop(coil::loop_options{o.backend});
     coil::signal_set signals({SIGINT, SIGTERM});
     std::optional<coil::thread_pool> pool;  // shared by the loops; outlives the group
-    if (o.offload) pool.emplace();
+    if (!start_pool(o, pool)) return 1;
     group_state st(o, *endpoint);
     st.pool = pool ? &*pool : nullptr;
     coil::loop_group_options go;

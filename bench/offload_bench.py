@@ -5,7 +5,9 @@ coil's http_server answers `GET /cpu?kib=N` with the SHA-256 of N KiB of generat
 work, libcrypto): inline on the event loop by default, on the thread pool with --offload. This
 harness measures the latency of the cheap `GET /` ("Hello, World!") while other clients hammer
 `/cpu`, without and with --offload, and (the third mode, "idle") with no /cpu load at all: the
-machine's own latency floor, which offload cannot go below. The modes run in the same
+machine's own latency floor, which offload cannot go below; and "offload-nice", --offload with
+--pool-nice N (coil::pool_options::nice): the pool threads at a higher nice than the loop, so that
+the loop wins their shared core at once. The modes run in the same
 invocation, interleaved over rounds (the shown figures are medians over rounds). The goal
 (issue 11): p99 of `/` at least 10x lower with offload.
 
@@ -64,12 +66,14 @@ from echo_bench import (Pinning, Server, StartError, eprint, f_cpu, f_int, f_lat
 from http_bench import (children_cpu_s, cpu_ns, executable, finish_record, loadavg,  # noqa: E402
                         process_tree, program_version, write_failure_log)
 
-MODES = ["inline", "offload", "idle"]
+MODES = ["inline", "offload", "offload-nice", "idle"]
 MODE_TITLES = {"inline": "inline (on the loop)", "offload": "--offload (thread pool)",
+               "offload-nice": "--offload --pool-nice N (pool threads at nice N)",
                "idle": "no /cpu load (the floor)"}
-PLOT_LABELS = {"inline": "inline", "offload": "--offload", "idle": "no load (floor)"}
+PLOT_LABELS = {"inline": "inline", "offload": "--offload", "offload-nice": "--offload --pool-nice",
+               "idle": "no load (floor)"}
 STYLES = {"inline": {"color": "#d62728"}, "offload": {"color": "#1f77b4"},
-          "idle": {"color": "#7f7f7f", "dash": "6 4"}}
+          "offload-nice": {"color": "#2ca02c"}, "idle": {"color": "#7f7f7f", "dash": "6 4"}}
 TARGET_RATIO = 10.0
 START_TIMEOUT_S = 15.0
 ERROR_KINDS = ("connect", "read", "write", "timeout", "status")
@@ -142,10 +146,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "not pinned")
     p.add_argument("--load-cpu", type=int, default=1, metavar="CPU",
                    help="CPU both wrk are pinned to (default 1); negative: not pinned")
-    p.add_argument("--pool-nice", type=int, default=0, metavar="N",
-                   help="an experiment, not the server as shipped: renice every server thread "
-                        "but the main one (the loop) to N, 1 to 19, once it listens (default 0: "
-                        "unchanged)")
+    p.add_argument("--pool-nice", type=int, default=10, metavar="N",
+                   help="mode offload-nice: http_server --offload --pool-nice N, the pool "
+                        "threads at nice N, 1 to 19 (default 10)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output directory (default <repository>/results/offload-<UTC time>)")
     p.add_argument("--wrk", default="wrk", metavar="PATH", help="wrk program (default: wrk)")
@@ -158,8 +161,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.duration = 8 if q else 15
     if a.warmup < 0:
         p.error("--warmup must be >= 0")
-    if not 0 <= a.pool_nice <= 19:
-        p.error("--pool-nice must be from 0 to 19")
+    if not 1 <= a.pool_nice <= 19:
+        p.error("--pool-nice must be from 1 to 19")
     if a.kib > 16384:
         p.error("--kib must be at most 16384 (http_server's limit)")
     a.modes = [m.strip() for m in a.modes.split(",") if m.strip()]
@@ -184,8 +187,10 @@ def start_server(cfg: argparse.Namespace, build: Path, pin: Pinning, mode: str,
                                          "--keepalive-requests", "1000000"]
     if cfg.backend:
         argv += ["--backend", cfg.backend]
-    if mode == "offload":
+    if mode.startswith("offload"):
         argv.append("--offload")
+    if mode == "offload-nice":
+        argv += ["--pool-nice", str(cfg.pool_nice)]
     srv = Server(argv, log)
     try:
         srv.wait_listening(START_TIMEOUT_S)
@@ -209,17 +214,6 @@ def check_server(host: str, port: int, kib: int) -> None:
                                  f"{body[:70]!r}")
         finally:
             c.close()
-
-
-def renice_pool(pid: int, nice: int) -> int:
-    """Sets the nice value of every thread of pid but its main thread (the event loop); returns
-    how many. http_server creates its pool before it prints its port, so the threads exist."""
-    n = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        if int(tid) != pid:
-            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
-            n += 1
-    return n
 
 
 def wrk_argv(cfg: argparse.Namespace, pin: Pinning, lua: Path, url: str, conns: int,
@@ -269,8 +263,6 @@ def run_one(cfg: argparse.Namespace, build: Path, pin: Pinning, lua: Path, mode:
         host, port = srv.listen
         rec["server_pid"] = srv.pid
         rec["server_cmd"] = shlex.join(srv.argv)
-        if cfg.pool_nice:
-            rec["reniced_threads"] = renice_pool(srv.pid, cfg.pool_nice)
         check_server(host, port, cfg.kib)
         base = f"http://{host}:{port}"
         load_s = cfg.warmup + cfg.duration + 1  # outlasts the probe
@@ -376,8 +368,8 @@ def aggregate(runs: list[dict[str, Any]], modes: list[str]) -> dict[str, dict[st
     return med
 
 
-def p99_ratio(med: dict[str, dict[str, Any]]) -> float | None:
-    a, b = (med.get("inline") or {}).get("p99_us"), (med.get("offload") or {}).get("p99_us")
+def p99_ratio(med: dict[str, dict[str, Any]], mode: str = "offload") -> float | None:
+    a, b = (med.get("inline") or {}).get("p99_us"), (med.get(mode) or {}).get("p99_us")
     return a / b if a and b else None
 
 
@@ -402,9 +394,9 @@ def render_table(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
              + ("server is pinned (the same CPU as the loop: both modes get one CPU)"
                 if pin.server_cpu is not None else "scheduler puts them (the server is not "
                 "pinned: the pool threads share the cores with both wrk)"))
-    if cfg.pool_nice:
-        L.append(f"- experiment: every server thread but the loop reniced to {cfg.pool_nice} "
-                 "(--pool-nice; not the server as shipped)")
+    if "offload-nice" in cfg.modes:
+        L.append(f"- offload-nice: the pool threads at nice {cfg.pool_nice} (http_server "
+                 "--pool-nice, coil::pool_options::nice), the loop at the server's own")
     if meta.get("versions"):
         L.append("- " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     for n in notes:
@@ -433,11 +425,17 @@ def render_table(meta: dict[str, Any], cfg: argparse.Namespace, pin: Pinning,
         L.append(f"p99 of GET /, inline / offload: **{ratio:.1f}x** (goal ≥ {TARGET_RATIO:.0f}x: "
                  + ("met" if ratio >= TARGET_RATIO else "missed") + ")")
         L.append("")
+    nice_ratio = p99_ratio(med, "offload-nice")
+    if nice_ratio is not None:
+        L.append(f"p99 of GET /, inline / offload with --pool-nice {cfg.pool_nice}: "
+                 f"**{nice_ratio:.1f}x** (goal ≥ {TARGET_RATIO:.0f}x: "
+                 + ("met" if nice_ratio >= TARGET_RATIO else "missed") + ")")
+        L.append("")
     floor = (med.get("idle") or {}).get("p99_us")
     if floor:
         L.append(f"p99 of GET / without the /cpu load (the machine's floor at the time): "
                  f"{f_lat(floor)} µs" + "".join(
-                     f"; {m} / floor {med[m]['p99_us'] / floor:.1f}x" for m in ("inline", "offload")
+                     f"; {m} / floor {med[m]['p99_us'] / floor:.1f}x" for m in ("inline", "offload", "offload-nice")
                      if (med.get(m) or {}).get("p99_us")) + ". With offload, p99 of GET / cannot "
                  "go below the floor: the inline / offload ratio is at most inline / floor.")
         L.append("")
@@ -567,6 +565,7 @@ def main(argv: list[str]) -> int:
         "runs": runs,
         "medians": list(med.values()),
         "p99_ratio_inline_over_offload": p99_ratio(med),
+        "p99_ratio_inline_over_offload_nice": p99_ratio(med, "offload-nice"),
         "target_ratio": TARGET_RATIO,
         "unavailable_servers": {},
         "files": ["results.json", "runs.jsonl", "table.md", *plot_files],

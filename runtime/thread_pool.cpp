@@ -2,11 +2,16 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <future>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 namespace coil {
@@ -88,7 +93,8 @@ void pool_job::on_delivered(event_loop& loop, pool_job& job) noexcept {
 
 namespace {
 
-void worker_main(std::shared_ptr<pool_core> core, std::size_t index) {
+void worker_main(std::shared_ptr<pool_core> core, std::size_t index, std::optional<int> nice,
+                 std::promise<int> started) {
     // Signals belong to the threads that wait for them (signal_set), not to pool threads.
     sigset_t all;
     sigfillset(&all);
@@ -96,6 +102,10 @@ void worker_main(std::shared_ptr<pool_core> core, std::size_t index) {
     char name[16];
     std::snprintf(name, sizeof name, "coil-pool-%zu", index);
     pthread_setname_np(pthread_self(), name);
+    // PRIO_PROCESS with a thread id sets that thread's nice alone (Linux; setpriority(2) NOTES).
+    int error = 0;
+    if (nice && ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), *nice) != 0) error = errno;
+    started.set_value(error);
 
     std::unique_lock lock(core->mutex);
     for (;;) {
@@ -128,11 +138,26 @@ thread_pool::thread_pool(pool_options options)
       thread_count_(options.threads != 0 ? options.threads
                                          : std::max(1u, std::thread::hardware_concurrency())),
       capacity_(std::max<std::size_t>(1, options.queue_capacity)) {
+    if (options.nice && (*options.nice < -20 || *options.nice > 19)) {
+        throw std::invalid_argument("coil::thread_pool: nice must be from -20 to 19");
+    }
     core_->capacity = capacity_;
     workers_.reserve(thread_count_);
     try {
+        std::vector<std::future<int>> started;
+        started.reserve(thread_count_);
         for (std::size_t i = 0; i < thread_count_; ++i) {
-            workers_.emplace_back(detail::worker_main, core_, i);
+            std::promise<int> p;
+            started.push_back(p.get_future());
+            workers_.emplace_back(detail::worker_main, core_, i, options.nice, std::move(p));
+        }
+        // Every thread reports whether its nice took, so that a pool that could not get the
+        // priority it was asked for is an error here rather than a silent difference later.
+        int error = 0;
+        for (auto& f : started) error = error != 0 ? error : f.get();
+        if (error != 0) {
+            throw std::system_error(error, std::generic_category(),
+                                    "coil::thread_pool: setpriority(" + std::to_string(*options.nice) + ")");
         }
     } catch (...) {
         stop();

@@ -65,6 +65,15 @@ struct pool_options {
     std::size_t threads = 0;
     /// Jobs that may wait in the queue, not yet started (at least 1); more wait for room.
     std::size_t queue_capacity = 1024;
+    /// The nice value (-20..19) each pool thread gives itself when it starts (setpriority(2) on
+    /// the thread: on Linux, nice is per thread); unset: the creating thread's, inherited. A
+    /// higher nice than the loops' (e.g. 10) makes a loop thread win a shared core from CPU-bound
+    /// jobs at once, so the loop keeps its latency while the pool gets the rest of the CPU: the
+    /// setting for pools that run long CPU work beside latency-sensitive loops on the same cores
+    /// (docs/threading.md has the measurement). Below the inherited value needs CAP_SYS_NICE (or
+    /// RLIMIT_NICE); the constructor then throws std::system_error (EACCES). Out of range:
+    /// std::invalid_argument.
+    std::optional<int> nice = std::nullopt;
 };
 
 template <class R>
@@ -72,7 +81,9 @@ class offload_awaitable;
 
 class thread_pool {
 public:
-    /// Starts the threads. Throws std::system_error if a thread cannot be started.
+    /// Starts the threads and, with options.nice, waits until each has set its nice value.
+    /// Throws std::system_error if a thread cannot be started or cannot set its nice value (no
+    /// thread is left running then), std::invalid_argument if options.nice is out of range.
     explicit thread_pool(pool_options options = {});
     /// stop().
     ~thread_pool();

@@ -9,7 +9,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "coil/net/tcp_connect.hpp"
@@ -242,6 +247,38 @@ TEST_P(HttpServerAppTest, CpuRouteAnswersTheSha256OnTheThreadPool) {
     EXPECT_EQ(stop(), 0);
 }
 
+// The nice value of each thread of `pid` whose name starts with `prefix` (/proc/PID/task/TID/stat:
+// comm is field 2, in parentheses; nice is field 19).
+std::vector<int> thread_nices(pid_t pid, std::string_view prefix) {
+    std::vector<int> out;
+    for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream in(t.path() / "stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const auto open = stat.find('('), close = stat.rfind(')');
+        if (open == std::string::npos || close == std::string::npos) continue;
+        if (stat.compare(open + 1, prefix.size(), prefix) != 0) continue;
+        std::istringstream rest(stat.substr(close + 2));  // from field 3 (state) on
+        std::string field;
+        for (int i = 3; i < 19 && rest >> field; ++i) {}
+        int nice = 0;
+        if (rest >> nice) out.push_back(nice);
+    }
+    return out;
+}
+
+TEST_P(HttpServerAppTest, PoolNiceRunsThePoolThreadsAtThatNiceAndTheLoopAtItsOwn) {
+    const auto port = start({"--offload", "--pool-nice", "7"});
+    ASSERT_NE(port, 0);
+    const auto pool = thread_nices(server_->pid(), "coil-pool-");
+    EXPECT_FALSE(pool.empty()) << "no coil-pool-* thread in the server";
+    for (int n : pool) EXPECT_EQ(n, 7);
+    const auto loop = thread_nices(server_->pid(), "http_server");
+    ASSERT_EQ(loop.size(), 1u);
+    EXPECT_EQ(loop[0], ::getpriority(PRIO_PROCESS, 0));  // the test's own nice, inherited
+    EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers);
+    EXPECT_EQ(stop(), 0);
+}
+
 TEST_P(HttpServerAppTest, SigintStopsGracefullyWithExitZero) {
     const auto port = start();
     ASSERT_NE(port, 0);
@@ -346,6 +383,10 @@ TEST(HttpServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
     EXPECT_EQ(unknown.wait(5s), 2);
     child_process no_root({server_path(), "--port", "0", "--root", "/nonexistent/coil/root"});
     EXPECT_EQ(no_root.wait(5s), 2);
+    child_process nice_alone({server_path(), "--port", "0", "--pool-nice", "5"});  // needs --offload
+    EXPECT_EQ(nice_alone.wait(5s), 2);
+    child_process nice_high({server_path(), "--port", "0", "--offload", "--pool-nice", "20"});
+    EXPECT_EQ(nice_high.wait(5s), 2);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def help_works() -> None:
     r = run("--help")
     assert r.returncode == 0, (r.returncode, r.stderr)
-    for word in ("--quick", "--kib", "--load-connections", "--modes", "inline,offload,idle"):
+    for word in ("--quick", "--kib", "--load-connections", "--modes", "inline,offload,offload-nice,idle"):
         assert word in r.stdout, f"{word} missing from --help"
 
 
@@ -63,7 +63,7 @@ def main() -> int:
                        (("--load-connections", "0"), "--load-connections"),
                        (("--modes", "inline,fast"), "--modes"),
                        (("--modes", "inline,inline"), "--modes"), (("--modes", ","), "--modes"),
-                       (("--pool-nice", "20"), "--pool-nice"),
+                       (("--pool-nice", "20"), "--pool-nice"), (("--pool-nice", "0"), "--pool-nice"),
                        (("--backend", "kqueue"), "--backend")):
         t.check(f"refuses {' '.join(args)}", refused(*args, says=says))
     t.check("missing wrk is a setup error",

@@ -1,16 +1,21 @@
 #include "coil/runtime/thread_pool.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <condition_variable>
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -454,6 +459,61 @@ TEST_P(ThreadPoolTest, LoopWaitsForTheJobInsteadOfReportingADeadlock) {
         CO_ASSERT_TRUE(r.has_value());
         EXPECT_EQ(*r, 3);
     }());
+}
+
+// pool_options::nice: every pool thread runs at the nice value it was given; the loop thread
+// keeps its own. Without the option the threads inherit the creator's.
+TEST_P(ThreadPoolTest, PoolThreadsRunAtTheNiceValueTheyWereGiven) {
+    errno = 0;
+    const int inherited = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+    ASSERT_EQ(errno, 0);
+    const int wanted = inherited < 19 ? inherited + 3 > 19 ? 19 : inherited + 3 : 19;
+    ASSERT_NE(wanted, inherited) << "the test process already runs at nice 19";
+    coil::thread_pool niced({.threads = 2, .nice = wanted});
+    coil::thread_pool plain({.threads = 1});
+    const auto thread_nice = [] { return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())); };
+    run([&]() -> task<void> {
+        std::vector<coil::result<int>> got;
+        for (int i = 0; i < 4; ++i) got.push_back(co_await niced.run(thread_nice));
+        for (auto& n : got) {
+            CO_ASSERT_TRUE(n.has_value());
+            EXPECT_EQ(*n, wanted);
+        }
+        auto p = co_await plain.run(thread_nice);
+        CO_ASSERT_TRUE(p.has_value());
+        EXPECT_EQ(*p, inherited);
+        EXPECT_EQ(thread_nice(), inherited);  // the loop thread is untouched
+    }());
+}
+
+TEST(ThreadPoolOptionsTest, NiceOutOfRangeIsInvalidArgument) {
+    EXPECT_THROW(coil::thread_pool({.threads = 1, .nice = 20}), std::invalid_argument);
+    EXPECT_THROW(coil::thread_pool({.threads = 1, .nice = -21}), std::invalid_argument);
+}
+
+// A nice the process may not take (below its own, without CAP_SYS_NICE: here an unprivileged
+// child with RLIMIT_NICE 0) is an error from the constructor, not a pool that silently runs at
+// another priority. In a child process, so that dropping privileges stays there.
+[[noreturn]] void exit_with_nice_minus_20_unprivileged() {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(4);
+    const rlimit none{0, 0};
+    if (::setrlimit(RLIMIT_NICE, &none) != 0) std::_Exit(5);
+    try {
+        coil::thread_pool pool({.threads = 2, .nice = -20});
+    } catch (const std::system_error& e) {
+        if (e.code() != std::errc::permission_denied) std::_Exit(2);
+        // The constructor stopped and joined the threads it had started: this one is alone.
+        std::size_t threads = 0;
+        for ([[maybe_unused]] const auto& t : std::filesystem::directory_iterator("/proc/self/task")) ++threads;
+        std::_Exit(threads == 1 ? 0 : 6);
+    }
+    std::_Exit(3);
+}
+
+TEST(ThreadPoolOptionsTest, NiceThatIsNotPermittedIsSystemErrorAndNoThreadIsLeft) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");  // the child re-runs this test alone: no fork
+                                                     // of a process that has threads
+    EXPECT_EXIT(exit_with_nice_minus_20_unprivileged(), ::testing::ExitedWithCode(0), "");
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(ThreadPoolTest);
