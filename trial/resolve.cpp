@@ -38,6 +38,9 @@ coil::task<int> main_task() {
     std::printf("resolve(localhost, no-such-service): %s\n",
                 bad_service ? "ok?" : bad_service.error().message().c_str());
     CHECK(!bad_service);
+    auto both_empty = co_await coil::resolve("", "");
+    std::printf("resolve(\"\", \"\"): %s\n", both_empty ? "ok?" : both_empty.error().message().c_str());
+    CHECK(!both_empty && both_empty.error() == coil::resolve_errc::host_not_found);
     auto http = co_await coil::resolve("localhost", "http");
     CHECK(http && http->front().port() == 80);
 
