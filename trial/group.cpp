@@ -109,6 +109,11 @@ int main() {
         auto ev = co_await s.ready.wait();
         CHECK(ev.has_value());
         co_await hop(s, i);
+        for (int k = 0; k < 20; ++k) {  // offload from each loop resumes on that loop
+            auto r = co_await coil::offload([] { return std::this_thread::get_id(); });
+            CHECK(r && *r != s.loop_thread[i]);
+            CHECK(std::this_thread::get_id() == s.loop_thread[i]);
+        }
         co_await coil::when_all(consumer(s, i), listen_news(s, std::move(rxs[i]), i),
                                 [&]() -> coil::task<void> {
                                     if (i == 0) co_await producer(s);
