@@ -134,7 +134,7 @@ constexpr std::string_view usage =
     "usage: http_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [options] [--verbose] [--help]\n"
     "  --port N                 port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR              IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
-    "  --backend B              io_uring or epoll (default: io_uring where available)\n"
+    "  --backend B              io_uring or epoll (default: io_uring where available; COIL_BACKEND wins)\n"
     "  --root DIR               serve the files under DIR at /static/ (none by default)\n"
     "  --header-timeout MS      whole request head, from its first octet (default 60000)\n"
     "  --keepalive-timeout MS   idle wait for the next request (default 75000)\n"

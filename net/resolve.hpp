@@ -11,8 +11,11 @@
 // (std::system_category()), std::errc::invalid_argument for a host or service holding a NUL
 // byte, and std::errc::operation_canceled.
 // Host: a name, or an address literal ("127.0.0.1", "::1", "fe80::1%eth0"), which is converted
-// at once on the calling thread: no pool thread, no DNS. Service: a decimal port ("8080"), a
-// service name from /etc/services ("http"), or empty (port 0).
+// at once on the calling thread: no pool thread, no DNS; or empty, which getaddrinfo answers with
+// the loopback addresses (a null node without AI_PASSIVE). Service: a decimal port ("8080"), a
+// service name from /etc/services ("http"), or empty (port 0); not both empty (host_not_found).
+// Messages: the error_code's message is gai_strerror's ("Name or service not known"), which names
+// neither the host nor the service; say which in your own log line.
 // Threading: the lookup runs on `pool` (by default thread_pool::default_pool()) and the task
 // resumes on its own loop (see runtime/thread_pool.hpp). getaddrinfo cannot be interrupted.
 // Cancellation: honours the task's cancel token: the task ends at once with operation_canceled,

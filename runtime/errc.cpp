@@ -13,7 +13,7 @@ public:
             case errc::eof: return "end of stream";
             case errc::timed_out: return "deadline expired";
             case errc::line_too_long: return "line too long: no delimiter within the size limit";
-            case errc::closed: return "channel closed";
+            case errc::closed: return "channel or broadcast closed";
             case errc::lagged: return "receiver lagged: values were skipped";
         }
         return "unknown coil error " + std::to_string(value);

@@ -27,6 +27,10 @@
 // waits for fn to return and yields what it returned (or threw). A task destroyed while its job
 // runs: the job is asked to stop, and its result is discarded on completion; the job never touches
 // the destroyed frame.
+// Deadlines: with_timeout/with_deadline cancel, so the same holds: around a job that has started,
+// `co_await coil::with_timeout(pool.run(fn), d)` waits for fn to return and yields fn's value as a
+// success, not timed_out (with_timeout.hpp returns a result that arrived); add
+// .abandon_on_cancel() to end with timed_out at the deadline.
 // Loop liveness: while a job is out, the awaiter holds an event_loop::external_work, so run() does
 // not declare a deadlock while it waits.
 // Shutdown (stop() or the destructor): no new job is accepted (a later co_await ends with

@@ -457,6 +457,30 @@ TEST_P(SyncTest, BroadcastDeliversEveryValueToEveryReceiver) {
     run_bounded(body());
 }
 
+// Trial of issue 11: a closed broadcast's error printed "channel closed"; errc::closed is shared by
+// channel and broadcast, and its message now names both.
+TEST_P(SyncTest, ClosedBroadcastErrorMessageDoesNotSayOnlyChannel) {
+    auto body = []() -> task<void> {
+        coil::broadcast<int> b(2);
+        auto rx = b.subscribe();
+        b.close();
+        auto r = co_await rx.receive();
+        EXPECT_FALSE(r);
+        if (!r) {
+            EXPECT_EQ(r.error(), coil::errc::closed);
+            EXPECT_EQ(r.error().message(), "channel or broadcast closed");
+        }
+        coil::channel<int> ch(1);
+        ch.close();
+        auto c = co_await ch.receive();
+        EXPECT_FALSE(c);
+        if (!c) {
+            EXPECT_EQ(c.error().message(), "channel or broadcast closed");
+        }
+    };
+    run_bounded(body());
+}
+
 TEST_P(SyncTest, LaggingBroadcastReceiverGetsLaggedOnceThenTheOldestValueKept) {
     auto body = []() -> task<void> {
         coil::broadcast<int> b(2);
