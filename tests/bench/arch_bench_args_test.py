@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Checks bench/arch_bench.py's command line and its stop by signal without running a benchmark
+(no real server, no wrk, no load): --help documents every option, bad connection counts are
+refused with exit status 2 before anything starts, a run whose servers are not built says so and
+exits 2, and SIGTERM during a point stops the harness (exit 130, results written) and the server
+of that point (regression: SIGTERM used to end the harness at once and leave the server running).
+
+The SIGTERM case uses a fake build dir: bench/baselines/baseline_epoll is a small Python script
+that listens on 127.0.0.1 (port 0), prints its 'listening on' line and records its PID; --wrk is
+a script that records its PID and sleeps. Every process started is stopped by its PID.
+
+Usage: arch_bench_args_test.py   (output is TAP)
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BENCH = ROOT / "bench" / "arch_bench.py"
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from tap import Tap  # noqa: E402
+
+FAKE_SERVER = """#!{py}
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+with open({pids!r}, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+print(f"listening on 127.0.0.1:{{s.getsockname()[1]}}", flush=True)
+deadline = time.monotonic() + 60  # bounded even if nobody stops it
+while time.monotonic() < deadline:
+    time.sleep(0.1)
+"""
+
+FAKE_WRK = """#!{py}
+import os, time
+with open({pids!r}, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")
+time.sleep(60)
+"""
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BENCH), *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not reaped yet by its parent) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def pids_in(path: Path) -> list[int]:
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def help_documents_every_option() -> None:
+    r = run("--help")
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    # Every option has a help text: the line after the option (or the option's own line) says
+    # more than the option's metavar.
+    for opt in ("--server-cpu", "--load-cpu", "--wrk", "--out"):
+        at = r.stdout.index("  " + opt)
+        block = r.stdout[at:at + 200].split("\n  -", 1)[0]
+        words = block.replace(opt, "").replace(opt.upper().lstrip("-").replace("-", "_"), "")
+        assert len(words.split()) >= 3, f"{opt} has no help text: {block!r}"
+
+
+def refused(*args: str, says: str):
+    def check() -> None:
+        r = run(*args)
+        assert r.returncode == 2, (r.returncode, r.stdout[-300:], r.stderr[-300:])
+        assert "error:" in r.stderr and says in r.stderr, r.stderr[-300:]
+        assert "Traceback" not in r.stderr, r.stderr[-500:]
+        assert not r.stdout.strip(), "refused, yet printed a table"
+    return check
+
+
+def not_built_says_so() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        r = run("--build", str(Path(d) / "none"), "--servers", "baseline-epoll",
+                "--echo-connections", "none", "--out", str(Path(d) / "out"))
+        assert r.returncode == 2, (r.returncode, r.stderr[-300:])
+        assert "not built" in r.stderr and "none of the servers" in r.stderr, r.stderr[-300:]
+
+
+def sigterm_stops_the_server_of_the_point() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        server_pids, wrk_pids = d / "server.pids", d / "wrk.pids"
+        exe = d / "build" / "bench" / "baselines" / "baseline_epoll"
+        exe.parent.mkdir(parents=True)
+        exe.write_text(FAKE_SERVER.format(py=sys.executable, pids=str(server_pids)))
+        exe.chmod(0o755)
+        wrk = d / "fake_wrk"
+        wrk.write_text(FAKE_WRK.format(py=sys.executable, pids=str(wrk_pids)))
+        wrk.chmod(0o755)
+        out = d / "out"
+        harness = subprocess.Popen(
+            [sys.executable, str(BENCH), "--build", str(d / "build"), "--servers",
+             "baseline-epoll", "--modes", "keepalive", "--connections", "1", "--rounds", "1",
+             "--duration", "20", "--timeout", "1", "--echo-connections", "none",
+             "--wrk", str(wrk), "--out", str(out)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started: list[int] = []
+        try:
+            deadline = time.monotonic() + 30
+            while not pids_in(wrk_pids) and time.monotonic() < deadline and harness.poll() is None:
+                time.sleep(0.1)
+            started = pids_in(server_pids) + pids_in(wrk_pids)
+            assert pids_in(wrk_pids), ("the fake wrk never started", harness.poll())
+            harness.send_signal(signal.SIGTERM)
+            try:
+                _, err = harness.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("the harness did not exit within 30 s of SIGTERM")
+            assert harness.returncode == 130, (harness.returncode, err[-500:])
+            time.sleep(0.2)
+            left = [p for p in pids_in(server_pids) + pids_in(wrk_pids) if alive(p)]
+            assert not left, f"still running after the harness ended: {left}"
+            res = json.loads((out / "results.json").read_text())
+            assert res["interrupted"] is True, res.get("interrupted")
+        finally:
+            if harness.poll() is None:
+                harness.kill()
+                harness.wait(timeout=10)
+            for p in set(started + pids_in(server_pids) + pids_in(wrk_pids)):
+                if alive(p):
+                    os.kill(p, signal.SIGKILL)
+
+
+def main() -> int:
+    t = Tap()
+    t.check("--help documents every option", help_documents_every_option)
+    for args, says in ((("--connections", "0"), "--connections: '0'"),
+                       (("--connections", "100,abc"), "--connections: 'abc'"),
+                       (("--connections", ","), "no connection count"),
+                       (("--echo-connections", "-5"), "--echo-connections: '-5'")):
+        t.check(f"{' '.join(args)} is refused before anything starts", refused(*args, says=says))
+    t.check("servers that are not built: the run says so and exits 2", not_built_says_so)
+    t.check("SIGTERM stops the harness and the server of the current point",
+            sigterm_stops_the_server_of_the_point)
+    return t.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
