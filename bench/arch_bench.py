@@ -39,7 +39,8 @@ every 0.5 s), or serves under half its peak requests/s.
 
 Outputs (in --out, default <repository>/results/arch-<UTC timestamp>): results.json, runs.jsonl,
 table.md (rows = connections, columns = servers, as the classic table), and plots
-(req_per_s, p99_ms, rss_mib; .png and .svg) when matplotlib is installed.
+(req_per_s, p99_ms, peak_rss_mib; .png and .svg) when matplotlib is installed (else a line on
+stderr says why there are none).
 """
 
 from __future__ import annotations
@@ -571,7 +572,9 @@ def render_tables(runs: list[dict[str, Any]], cfg: argparse.Namespace,
 def write_plots(out: Path, runs: list[dict[str, Any]], cfg: argparse.Namespace) -> list[str]:
     try:
         from plots import multi_plot
-    except ImportError:
+    except ImportError as e:  # the measurements are written anyway; say why there is no plot
+        eprint(f"arch_bench: plots skipped: {e}; install python3-matplotlib (./dev setup), "
+               f"or run with the Python that has it (./dev uses /usr/bin/python3)")
         return []
     med = medians(runs)
     files = []

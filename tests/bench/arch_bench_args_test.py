@@ -2,7 +2,7 @@
 """Checks bench/arch_bench.py's command line and its stop by signal without running a benchmark
 (no real server, no wrk, no load): --help documents every option, bad connection counts are
 refused with exit status 2 before anything starts, a run whose servers are not built says so and
-exits 2, and SIGTERM during a point stops the harness (exit 130, results written) and the server
+exits 2, a missing matplotlib is reported (not silently plot-less), and SIGTERM during a point stops the harness (exit 130, results written) and the server
 of that point (regression: SIGTERM used to end the harness at once and leave the server running).
 
 The SIGTERM case uses a fake build dir: bench/baselines/baseline_epoll is a small Python script
@@ -143,6 +143,22 @@ def sigterm_stops_the_server_of_the_point() -> None:
                     os.kill(p, signal.SIGKILL)
 
 
+def missing_matplotlib_is_reported() -> None:
+    # Regression: without matplotlib (e.g. a pyenv python3 ahead of /usr/bin/python3 on PATH) the
+    # run wrote no plot and said nothing. plots.py imports matplotlib at the top, so a None entry
+    # in sys.modules makes `from plots import ...` fail as a missing matplotlib does.
+    code = ("import sys, argparse; sys.path.insert(0, sys.argv[1]); sys.modules['plots'] = None\n"
+            "import arch_bench\n"
+            "cfg = argparse.Namespace(modes=['keepalive'], servers=['coil-uring'], connections=[1])\n"
+            "print(arch_bench.write_plots(__import__('pathlib').Path(sys.argv[2]), [], cfg))\n")
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run([sys.executable, "-c", code, str(ROOT / "bench"), d],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (r.returncode, r.stderr[-500:])
+        assert r.stdout.strip() == "[]", r.stdout
+        assert "plots skipped" in r.stderr and "python3-matplotlib" in r.stderr, r.stderr
+
+
 def main() -> int:
     t = Tap()
     t.check("--help documents every option", help_documents_every_option)
@@ -152,6 +168,7 @@ def main() -> int:
                        (("--echo-connections", "-5"), "--echo-connections: '-5'")):
         t.check(f"{' '.join(args)} is refused before anything starts", refused(*args, says=says))
     t.check("servers that are not built: the run says so and exits 2", not_built_says_so)
+    t.check("no matplotlib: the run says why there are no plots", missing_matplotlib_is_reported)
     t.check("SIGTERM stops the harness and the server of the current point",
             sigterm_stops_the_server_of_the_point)
     return t.finish()
