@@ -104,7 +104,8 @@ constexpr std::string_view usage =
     "  --stats       print the event loop's counters on stderr at exit (a line per loop)\n"
     "  --verbose     log coil's info messages too, such as the backend chosen and why\n"
     "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n"
-    "SIGUSR1 prints the counters on stderr (one line: 'echo_server: stats key=value ...').\n";
+    "SIGUSR1 prints the counters on stderr (one line: 'echo_server: stats key=value ...'; with\n"
+    "--threads N, N such lines, one per loop, in no fixed order and without the loop's number).\n";
 
 [[noreturn]] void fail_usage(const std::string& message) {
     std::fprintf(stderr, "echo_server: %s\n%.*s", message.c_str(), static_cast<int>(usage.size()),
