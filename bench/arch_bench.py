@@ -684,6 +684,11 @@ def main(argv: list[str]) -> int:
             interrupted = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # No server runs any more: a SIGTERM now (plotting takes seconds) means "exit 130 once
+    # table.md, the plots and results.json are written" (the measurements are complete), not a
+    # KeyboardInterrupt in the middle of plotting that left no results.json.
+    late: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: late.append(signum))
     elapsed = time.monotonic() - t0
     text = render_tables(runs, cfg, unavailable)
     text += f"\nwall time: {elapsed:.0f} s; load average at the end: {loadavg()}\n"
@@ -696,7 +701,7 @@ def main(argv: list[str]) -> int:
                "medians": [v for v in medians(runs).values()]}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     eprint(f"arch_bench: results in {out}/ ({elapsed:.0f} s)")
-    return 130 if interrupted else (1 if any(not r["ok"] for r in runs) else 0)
+    return 130 if interrupted or late else (1 if any(not r["ok"] for r in runs) else 0)
 
 
 if __name__ == "__main__":

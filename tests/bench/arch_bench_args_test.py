@@ -2,12 +2,15 @@
 """Checks bench/arch_bench.py's command line and its stop by signal without running a benchmark
 (no real server, no wrk, no load): --help documents every option, bad connection counts are
 refused with exit status 2 before anything starts, a run whose servers are not built says so and
-exits 2, a missing matplotlib is reported (not silently plot-less), and SIGTERM during a point stops the harness (exit 130, results written) and the server
-of that point (regression: SIGTERM used to end the harness at once and leave the server running).
+exits 2, a missing matplotlib is reported (not silently plot-less), SIGTERM during a point stops
+the harness (exit 130, results written) and the server of that point (regression: SIGTERM used
+to end the harness at once and leave the server running), and SIGTERM while the plots are drawn
+still leaves table.md and results.json (exit 130).
 
-The SIGTERM case uses a fake build dir: bench/baselines/baseline_epoll is a small Python script
+The SIGTERM cases use a fake build dir: bench/baselines/baseline_epoll is a small Python script
 that listens on 127.0.0.1 (port 0), prints its 'listening on' line and records its PID; --wrk is
-a script that records its PID and sleeps. Every process started is stopped by its PID.
+a script that records its PID and sleeps, or prints a wrk report line at once. Every process
+started is stopped by its PID.
 
 Usage: arch_bench_args_test.py   (output is TAP)
 """
@@ -159,6 +162,56 @@ def missing_matplotlib_is_reported() -> None:
         assert "plots skipped" in r.stderr and "python3-matplotlib" in r.stderr, r.stderr
 
 
+FAKE_WRK_REPORT = """#!{py}
+print('{{"requests": 100, "duration_us": 1000000, "p50_us": 1000, "p99_us": 2000}}')
+"""
+
+# arch_bench with a plots module whose multi_plot sends SIGTERM to the harness itself: a SIGTERM
+# that comes once every point is measured, while the plots are drawn.
+SIGTERM_WHILE_PLOTTING = (
+    "import os, signal, sys, types\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "m = types.ModuleType('plots')\n"
+    "def multi_plot(*a, **k):\n"
+    "    os.kill(os.getpid(), signal.SIGTERM)\n"
+    "    return []\n"
+    "m.multi_plot = multi_plot\n"
+    "sys.modules['plots'] = m\n"
+    "import arch_bench\n"
+    "sys.exit(arch_bench.main(sys.argv[2:]))\n")
+
+
+def sigterm_while_plotting_still_writes_results() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        server_pids = d / "server.pids"
+        exe = d / "build" / "bench" / "baselines" / "baseline_epoll"
+        exe.parent.mkdir(parents=True)
+        exe.write_text(FAKE_SERVER.format(py=sys.executable, pids=str(server_pids)))
+        exe.chmod(0o755)
+        wrk = d / "fake_wrk"
+        wrk.write_text(FAKE_WRK_REPORT.format(py=sys.executable))
+        wrk.chmod(0o755)
+        out = d / "out"
+        try:
+            r = subprocess.run(
+                [sys.executable, "-c", SIGTERM_WHILE_PLOTTING, str(ROOT / "bench"),
+                 "--build", str(d / "build"), "--servers", "baseline-epoll", "--modes",
+                 "keepalive", "--connections", "1", "--rounds", "1", "--duration", "2",
+                 "--timeout", "1", "--echo-connections", "none", "--wrk", str(wrk),
+                 "--out", str(out)],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 130, (r.returncode, r.stderr[-800:])
+            assert "Traceback" not in r.stderr, r.stderr[-800:]
+            res = json.loads((out / "results.json").read_text())
+            assert [x["ok"] for x in res["runs"]] == [True], res["runs"]
+            assert (out / "table.md").exists()
+        finally:
+            for p in pids_in(server_pids):
+                if alive(p):
+                    os.kill(p, signal.SIGKILL)
+
+
 def main() -> int:
     t = Tap()
     t.check("--help documents every option", help_documents_every_option)
@@ -171,6 +224,8 @@ def main() -> int:
     t.check("no matplotlib: the run says why there are no plots", missing_matplotlib_is_reported)
     t.check("SIGTERM stops the harness and the server of the current point",
             sigterm_stops_the_server_of_the_point)
+    t.check("SIGTERM while plotting: results still written, exit 130",
+            sigterm_while_plotting_still_writes_results)
     return t.finish()
 
 
