@@ -551,7 +551,8 @@ def render_tables(runs: list[dict[str, Any]], cfg: argparse.Namespace,
                            key, fmt)
     lines += ["## How each one degrades", "",
               "(from the medians above: the first connection count where it fails, shows "
-              "errors or timeouts, or serves under half its peak)", ""]
+              "errors or timeouts, leaves connections waiting in its accept queue (keep-alive "
+              "and echo), or serves under half its peak)", ""]
     for s in cfg.servers:
         for mode in cfg.modes:
             lines.append("- " + degradation(s, mode, cfg.connections, med))
