@@ -652,7 +652,8 @@ def main(argv: list[str]) -> int:
         cfg.servers = [s for s in cfg.servers if s not in unavailable]
         echo_load_ok = os.access(build / "bench" / "echo_load", os.X_OK)
         cfg.echo_servers = [s for s in ECHO_SERVERS if s in cfg.servers and os.access(
-            server_argv(s, cfg, build, "echo")[0], os.X_OK)] if echo_load_ok else []
+            server_argv(s, cfg, build, "echo")[0], os.X_OK)] if (
+                echo_load_ok and cfg.echo_connections) else []
         if cfg.echo_connections and not echo_load_ok:
             eprint(f"arch_bench: echo table skipped: {build / 'bench' / 'echo_load'} not built")
         if not cfg.servers:

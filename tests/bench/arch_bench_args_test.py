@@ -189,6 +189,9 @@ def sigterm_while_plotting_still_writes_results() -> None:
         exe.parent.mkdir(parents=True)
         exe.write_text(FAKE_SERVER.format(py=sys.executable, pids=str(server_pids)))
         exe.chmod(0o755)
+        echo_load = d / "build" / "bench" / "echo_load"  # present (never run: echo is off)
+        echo_load.write_text("#!/bin/sh\nexit 1\n")
+        echo_load.chmod(0o755)
         wrk = d / "fake_wrk"
         wrk.write_text(FAKE_WRK_REPORT.format(py=sys.executable))
         wrk.chmod(0o755)
@@ -205,6 +208,9 @@ def sigterm_while_plotting_still_writes_results() -> None:
             assert "Traceback" not in r.stderr, r.stderr[-800:]
             res = json.loads((out / "results.json").read_text())
             assert [x["ok"] for x in res["runs"]] == [True], res["runs"]
+            # --echo-connections none: no echo server in the settings either (they listed every
+            # echo-capable server, as if the echo table had run).
+            assert res["settings"]["echo_servers"] == [], res["settings"]["echo_servers"]
             assert (out / "table.md").exists()
         finally:
             for p in pids_in(server_pids):
