@@ -5,7 +5,9 @@ loopback, port 0, 'listening on 127.0.0.1:PORT', GET / answered with "Hello, Wor
 SIGTERM ends them with exit code 0, also when it comes the moment the 'listening on' line is read
 (regression: asyncio_server installed its handler only after printing the line, so a SIGTERM
 right after it, as arch_bench's probe sends, killed it with 143), and --help / bad arguments
-(regression: node_server ignored both and started listening).
+(regression: node_server ignored both and started listening); and bench/arch_peers.py, run as a
+program, says it is a module (it printed nothing), and stops a peer whose start is interrupted
+(Ctrl-C / SIGTERM) instead of leaving it running.
 The Node.js cases skip when no `node` is installed. Every process started is stopped by its PID.
 
 Usage: peers_test.py   (output is TAP)
@@ -92,12 +94,57 @@ def node_help_and_bad_arguments(node: str):
     return check
 
 
+def arch_peers_says_it_is_a_module() -> None:
+    # Regression: 'python3 bench/arch_peers.py --help' printed nothing and exited 0.
+    script = str(ROOT / "bench" / "arch_peers.py")
+    r = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0 and "arch_bench.py --help" in r.stdout, (r.returncode, r.stdout)
+    r = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "not a program" in r.stderr, (r.returncode, r.stderr)
+
+
+def interrupted_start_stops_the_peer() -> None:
+    # Regression: a KeyboardInterrupt (Ctrl-C, or SIGTERM through arch_bench's handler) while
+    # start_peer waited for the 'listening on' line left the peer running.
+    import tempfile
+    sys.path.insert(0, str(ROOT / "bench"))
+    import arch_peers
+    import echo_bench
+    started: list = []
+    real_wait = echo_bench.Server.wait_listening
+
+    def interrupted(self, timeout):
+        started.append(self)
+        real_wait(self, timeout)  # it really started and listens: now "Ctrl-C"
+        raise KeyboardInterrupt
+
+    echo_bench.Server.wait_listening = interrupted
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            try:
+                arch_peers.start_peer("asyncio", Path(d), [], 10, 20, "")
+                raise AssertionError("start_peer returned")
+            except KeyboardInterrupt:
+                pass
+    finally:
+        echo_bench.Server.wait_listening = real_wait
+        for srv in started:
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait(timeout=10)
+                raise AssertionError(f"peer {srv.pid} still running after the interrupted start")
+    assert started, "the peer was never started"
+
+
 def main() -> int:
     t = Tap()
     asyncio_argv = [sys.executable, str(PEERS / "asyncio_server.py"), "--port", "0"]
     t.check("asyncio: GET / then SIGTERM, exit 0", serves_and_stops(asyncio_argv))
     t.check(f"asyncio: SIGTERM right after 'listening on' ({REPEAT} starts), exit 0",
             sigterm_right_after_listening(asyncio_argv))
+    t.check("arch_peers.py run as a program says it is a module", arch_peers_says_it_is_a_module)
+    t.check("arch_peers: an interrupted start stops the peer", interrupted_start_stops_the_peer)
     node = shutil.which("node")
     if node is None:
         for name in ("node: GET / then SIGTERM", "node: SIGTERM right after 'listening on'",
