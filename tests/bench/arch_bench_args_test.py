@@ -218,6 +218,45 @@ def sigterm_while_plotting_still_writes_results() -> None:
                     os.kill(p, signal.SIGKILL)
 
 
+def interrupted_start_stops_the_server() -> None:
+    # Regression: a KeyboardInterrupt (Ctrl-C, or SIGTERM through _sigterm) while start() waited
+    # for the 'listening on' line left the server running (only StartError stopped it).
+    sys.path.insert(0, str(ROOT / "bench"))
+    import arch_bench
+    import echo_bench
+    started: list = []
+    real_wait = echo_bench.Server.wait_listening
+
+    def interrupted(self, timeout):
+        started.append(self)
+        real_wait(self, timeout)
+        raise KeyboardInterrupt
+
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        pids = d / "server.pids"
+        exe = d / "build" / "bench" / "baselines" / "baseline_epoll"
+        exe.parent.mkdir(parents=True)
+        exe.write_text(FAKE_SERVER.format(py=sys.executable, pids=str(pids)))
+        exe.chmod(0o755)
+        cfg = arch_bench.parse_args(["--servers", "baseline-epoll"])
+        pin = echo_bench.Pinning(-1, -1)  # not pinned
+        echo_bench.Server.wait_listening = interrupted
+        try:
+            try:
+                arch_bench.start("baseline-epoll", cfg, d / "build", pin, d, 1)
+                raise AssertionError("start returned")
+            except KeyboardInterrupt:
+                pass
+        finally:
+            echo_bench.Server.wait_listening = real_wait
+            left = [p for p in pids_in(pids) if alive(p)]
+            for p in left:
+                os.kill(p, signal.SIGKILL)
+        assert started and pids_in(pids), "the server was never started"
+        assert not left, f"server {left} still running after the interrupted start"
+
+
 def main() -> int:
     t = Tap()
     t.check("--help documents every option", help_documents_every_option)
@@ -230,6 +269,7 @@ def main() -> int:
     t.check("no matplotlib: the run says why there are no plots", missing_matplotlib_is_reported)
     t.check("SIGTERM stops the harness and the server of the current point",
             sigterm_stops_the_server_of_the_point)
+    t.check("an interrupted start stops the server", interrupted_start_stops_the_server)
     t.check("SIGTERM while plotting: results still written, exit 130",
             sigterm_while_plotting_still_writes_results)
     return t.finish()
