@@ -39,7 +39,8 @@ every 0.5 s), or serves under half its peak requests/s.
 
 Outputs (in --out, default <repository>/results/arch-<UTC timestamp>): results.json, runs.jsonl,
 table.md (rows = connections, columns = servers, as the classic table), and plots
-(req_per_s, p99_ms, rss_mib; .png and .svg) when matplotlib is installed.
+(req_per_s, p99_ms, peak_rss_mib; .png and .svg) when matplotlib is installed (else a line on
+stderr says why there are none).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from echo_bench import Pinning, Server, StartError, eprint, machine_info, resolve_build  # noqa: E402
-from echo_bench import parse_load_json, raise_nofile  # noqa: E402
+from echo_bench import _sigterm, parse_load_json, raise_nofile  # noqa: E402
 from http_bench import (WRK_REPORT_LUA, ERROR_KINDS, loadavg, proc_stat,  # noqa: E402
                         process_tree, run_wrk)
 import arch_peers  # noqa: E402
@@ -122,13 +123,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    "processes (default 2048)")
     p.add_argument("--max-tasks", type=int, default=20000, help="watchdog: processes + threads "
                    "of a server (default 20000)")
-    p.add_argument("--server-cpu", type=int, default=0)
-    p.add_argument("--load-cpu", type=int, default=1)
-    p.add_argument("--wrk", default="wrk")
+    p.add_argument("--server-cpu", type=int, default=0,
+                   help="CPU every server process is pinned to (default 0)")
+    p.add_argument("--load-cpu", type=int, default=1,
+                   help="CPU wrk and echo_load are pinned to (default 1)")
+    p.add_argument("--wrk", default="wrk", help="the wrk program (default: wrk on PATH)")
     p.add_argument("--quick", action="store_true",
                    help="one round of 2 s points: keep-alive at 100 and 1,000 connections, close "
                    "at 1,000, echo at 1,000 (about two minutes)")
-    p.add_argument("--out", default=None)
+    p.add_argument("--out", default=None, help="output directory (default "
+                   "<repository>/results/arch-<UTC timestamp>)")
     cfg = p.parse_args(argv)
     cfg.servers = [s for s in cfg.servers.split(",") if s]
     cfg.modes = [m for m in cfg.modes.split(",") if m]
@@ -143,13 +147,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         for k, v in QUICK.items():
             if "--" + k.replace("_", "-") not in given:
                 setattr(cfg, k, v)
+    def counts(option: str, text: str) -> list[int]:
+        """A comma-separated list of connection counts, each a whole number of at least 1
+        (refused here, before anything starts, instead of failing every wrk run)."""
+        out = []
+        for c in (c.strip() for c in text.split(",")):
+            if not c:
+                continue
+            if not c.isdigit() or int(c) < 1:
+                p.error(f"{option}: '{c}' is not a connection count (a whole number >= 1)")
+            out.append(int(c))
+        if not out:
+            p.error(f"{option}: no connection count given")
+        return out
+
     if isinstance(cfg.connections, str):
-        cfg.connections = [int(c) for c in cfg.connections.split(",") if c]
+        cfg.connections = counts("--connections", cfg.connections)
     elif cfg.connections is None:
         cfg.connections = CONNECTIONS
     if isinstance(cfg.echo_connections, str):
         cfg.echo_connections = ([] if cfg.echo_connections == "none" else
-                                [int(c) for c in cfg.echo_connections.split(",") if c])
+                                counts("--echo-connections", cfg.echo_connections))
     elif cfg.echo_connections is None:
         cfg.echo_connections = ECHO_CONNECTIONS
     if cfg.rounds < 1:
@@ -202,7 +220,7 @@ def start(name: str, cfg: argparse.Namespace, build: Path, pin: Pinning, tmp: Pa
     srv = Server(prefix + server_argv(name, cfg, build, protocol), tmp / f"{name}.log")
     try:
         srv.wait_listening(START_TIMEOUT_S)
-    except StartError:
+    except BaseException:  # StartError, and Ctrl-C or SIGTERM (_sigterm) while it starts
         srv.stop()
         raise
     return srv
@@ -570,7 +588,8 @@ def render_tables(runs: list[dict[str, Any]], cfg: argparse.Namespace,
                            key, fmt)
     lines += ["## How each one degrades", "",
               "(from the medians above: the first connection count where it fails, shows "
-              "errors or timeouts, or serves under half its peak)", ""]
+              "errors or timeouts, leaves connections waiting in its accept queue (keep-alive "
+              "and echo), or serves under half its peak)", ""]
     for s in cfg.servers:
         for mode in cfg.modes:
             lines.append("- " + degradation(s, mode, cfg.connections, med))
@@ -591,7 +610,9 @@ def render_tables(runs: list[dict[str, Any]], cfg: argparse.Namespace,
 def write_plots(out: Path, runs: list[dict[str, Any]], cfg: argparse.Namespace) -> list[str]:
     try:
         from plots import multi_plot
-    except ImportError:
+    except ImportError as e:  # the measurements are written anyway; say why there is no plot
+        eprint(f"arch_bench: plots skipped: {e}; install python3-matplotlib (./dev setup), "
+               f"or run with the Python that has it (./dev uses /usr/bin/python3)")
         return []
     med = medians(runs)
     files = []
@@ -642,6 +663,9 @@ def probe(cfg: argparse.Namespace, build: Path, pin: Pinning, tmp: Path) -> dict
 
 def main(argv: list[str]) -> int:
     cfg = parse_args(argv)
+    # SIGTERM as Ctrl-C: the server of the current point is stopped by PID and the partial
+    # results are written (without this, SIGTERM ended the harness and left that server running).
+    signal.signal(signal.SIGTERM, _sigterm)
     repo = Path(__file__).resolve().parent.parent
     build = resolve_build(cfg.build, repo)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -665,10 +689,13 @@ def main(argv: list[str]) -> int:
         cfg.servers = [s for s in cfg.servers if s not in unavailable]
         echo_load_ok = os.access(build / "bench" / "echo_load", os.X_OK)
         cfg.echo_servers = [s for s in ECHO_SERVERS if s in cfg.servers and os.access(
-            server_argv(s, cfg, build, "echo")[0], os.X_OK)] if echo_load_ok else []
+            server_argv(s, cfg, build, "echo")[0], os.X_OK)] if (
+                echo_load_ok and cfg.echo_connections) else []
         if cfg.echo_connections and not echo_load_ok:
             eprint(f"arch_bench: echo table skipped: {build / 'bench' / 'echo_load'} not built")
         if not cfg.servers:
+            eprint(f"arch_bench: error: none of the servers asked for can run (reasons above); "
+                   f"build them with ./dev build release, or pass --build DIR")
             return 2
         lua = tmp / "report.lua"
         lua.write_text(WRK_REPORT_LUA)
@@ -698,6 +725,11 @@ def main(argv: list[str]) -> int:
             interrupted = True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # No server runs any more: a SIGTERM now (plotting takes seconds) means "exit 130 once
+    # table.md, the plots and results.json are written" (the measurements are complete), not a
+    # KeyboardInterrupt in the middle of plotting that left no results.json.
+    late: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: late.append(signum))
     elapsed = time.monotonic() - t0
     text = render_tables(runs, cfg, unavailable)
     text += f"\nwall time: {elapsed:.0f} s; load average at the end: {loadavg()}\n"
@@ -710,7 +742,7 @@ def main(argv: list[str]) -> int:
                "medians": [v for v in medians(runs).values()]}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     eprint(f"arch_bench: results in {out}/ ({elapsed:.0f} s)")
-    return 130 if interrupted else (1 if any(not r["ok"] for r in runs) else 0)
+    return 130 if interrupted or late else (1 if any(not r["ok"] for r in runs) else 0)
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ def start_scale_out(http_server: str, nginx: str, tmp: Path, prefix: list[str], 
         group = Group(front, back)
         try:
             front.wait_listening(timeout)
-        except StartError:
+        except BaseException:  # StartError, or Ctrl-C / SIGTERM while it starts: stop nginx too
             group.stop()
             raise
         return group
@@ -265,4 +265,16 @@ def start_peer(name: str, tmp: Path, prefix: list[str], max_conns: int, timeout:
         srv.stop()
         tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
         raise StartError(f"{e}" + (f"; log: {' | '.join(tail)}" if tail else ""))
+    except BaseException:  # Ctrl-C or SIGTERM (arch_bench's _sigterm) while it starts
+        srv.stop()
+        raise
     return srv
+
+
+if __name__ == "__main__":
+    # A module, not a program: run as one (e.g. with --help), it says so instead of doing nothing.
+    print(__doc__.strip() + "\n\nA module of bench/arch_bench.py and tests/bench/scale_out_test.py,"
+          " not a program: see 'python3 bench/arch_bench.py --help' (the peers are its --servers"
+          " nginx, apache-prefork, apache-worker, apache-event, node, asyncio, nginx-proxy).",
+          file=sys.stdout if sys.argv[1:] in (["--help"], ["-h"]) else sys.stderr)
+    sys.exit(0 if sys.argv[1:] in (["--help"], ["-h"]) else 2)

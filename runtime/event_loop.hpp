@@ -117,7 +117,8 @@ public:
 
     // ---- Counters, for tests and diagnostics (loop thread only; O(1), nothing is tracked
     // ---- for them that the loop does not need anyway).
-    /// Spawned tasks that have not finished yet (they are owned by the loop).
+    /// Tasks started with spawn() that have not finished yet (they are owned by the loop);
+    /// task_group children and run()'s root are not counted.
     [[nodiscard]] std::size_t spawned_count() const noexcept { return detached_.size(); }
     /// Timers armed now: pending sleeps and with_timeout deadlines. A deadline that never
     /// expires (clock::time_point::max(), e.g. sleep_for(hours::max())) arms no timer.
@@ -129,9 +130,10 @@ public:
     /// what it was: 0 on a quiet loop.
     [[nodiscard]] std::size_t io_in_flight() const noexcept;
     /// Receive-pool buffers out of the pool now: held by a coil::pooled_buffer, queued for a
-    /// connection whose task has not asked for them yet, or lent to a receive in progress. 0
-    /// before the first pooled receive and on a loop whose pooled buffers were all dropped; an
-    /// idle connection holds none, on both backends.
+    /// connection whose task has not asked for them yet, or lent to a receive in progress. The
+    /// heap buffers that stand in when the pool is empty count too, so this can exceed
+    /// loop_options::recv_buffer_count. 0 before the first pooled receive and on a loop whose
+    /// pooled buffers were all dropped; an idle connection holds none, on both backends.
     [[nodiscard]] std::size_t pool_buffers_in_use() const noexcept;
     /// Every per-loop counter at once (syscalls, SQEs per submit, completions per reap, and the
     /// gauges above); fields, units and cost in runtime/loop_stats.hpp.

@@ -55,12 +55,16 @@ struct loop_stats {
     // ---- Gauges (now)
     /// Operations started on the backend and not yet completed (event_loop::io_in_flight()).
     std::size_t ops_in_flight = 0;
-    /// Spawned tasks not finished yet (event_loop::spawned_count(); a run() root is not counted).
+    /// Tasks started with event_loop::spawn (detached, owned by the loop) and not finished yet
+    /// (event_loop::spawned_count()). Not counted: a run() root, and tasks owned by another task:
+    /// task_group children, when_all/when_any operands. So echo_server, whose connections are
+    /// task_group children, shows tasks_alive=0 with every connection open.
     std::size_t tasks_alive = 0;
     /// Armed timers (event_loop::armed_timers()).
     std::size_t timers_armed = 0;
     /// Receive-pool buffers out of the loop's pool now (event_loop::pool_buffers_in_use(): held
-    /// by a pooled_buffer, queued for a connection, or lent to a receive in progress).
+    /// by a pooled_buffer, queued for a connection, or lent to a receive in progress; the heap
+    /// buffers used while the pool is empty count too, so it can exceed recv_buffer_count).
     std::size_t pool_buffers_in_use = 0;
 };
 

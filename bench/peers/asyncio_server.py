@@ -74,14 +74,16 @@ async def main(argv: list[str]) -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--backlog", type=int, default=4096)
     cfg = p.parse_args(argv)
-    server = await asyncio.start_server(serve, "127.0.0.1", cfg.port, backlog=cfg.backlog,
-                                        limit=MAX_HEAD)
-    port = server.sockets[0].getsockname()[1]
-    print(f"listening on 127.0.0.1:{port}", flush=True)
+    # The handlers go in before the 'listening on' line: a harness may send SIGTERM as soon as it
+    # reads it (arch_bench's probe does), which otherwise killed the process (exit 143).
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    server = await asyncio.start_server(serve, "127.0.0.1", cfg.port, backlog=cfg.backlog,
+                                        limit=MAX_HEAD)
+    port = server.sockets[0].getsockname()[1]
+    print(f"listening on 127.0.0.1:{port}", flush=True)
     await stop.wait()
     server.close()
     return 0

@@ -2,13 +2,29 @@
 // reactor of libuv), the same answers as the baselines: GET / -> "Hello, World!", /echo -> the
 // request body, anything else -> 404. Keep-alive as Node does it (HTTP/1.1 default).
 // Prints "listening on 127.0.0.1:PORT"; SIGTERM stops it (exit 0).
-// usage: node node_server.js [--port N]   (0, the default, lets the kernel choose)
+// usage: node node_server.js [--port N] [--help]   (port 0, the default, lets the kernel choose)
 'use strict';
 const http = require('http');
 
+const usage = 'usage: node node_server.js [--port N] [--help]\n' +
+  '  --port N   port on 127.0.0.1 (default 0: the kernel picks one)\n' +
+  'Prints "listening on 127.0.0.1:PORT"; SIGTERM stops it (exit 0).\n';
 const args = process.argv.slice(2);
-const at = args.indexOf('--port');
-const port = at >= 0 ? Number(args[at + 1]) : 0;
+let port = 0;
+for (let i = 0; i < args.length; ++i) {
+  if (args[i] === '--help' || args[i] === '-h') {
+    process.stdout.write(usage);
+    process.exit(0);
+  } else if (args[i] === '--port' && i + 1 < args.length && /^[0-9]+$/.test(args[i + 1]) &&
+             Number(args[i + 1]) <= 65535) {
+    port = Number(args[++i]);
+  } else {
+    const what = args[i] === '--port' ? `--port needs 0..65535, not '${args[i + 1] ?? ''}'`
+                                      : `unknown argument '${args[i]}'`;
+    process.stderr.write(`node_server.js: ${what}\n` + usage);
+    process.exit(2);
+  }
+}
 const hello = Buffer.from('Hello, World!');
 
 const server = http.createServer((req, res) => {
