@@ -104,7 +104,8 @@ constexpr std::string_view usage =
     "  --stats       print the event loop's counters on stderr at exit (a line per loop)\n"
     "  --verbose     log coil's info messages too, such as the backend chosen and why\n"
     "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n"
-    "SIGUSR1 prints the counters on stderr (one line per loop: 'echo_server: stats key=value ...').\n";
+    "SIGUSR1 prints the counters on stderr ('echo_server: stats key=value ...'; with --threads N,\n"
+    "one line per loop, in no fixed order, each starting with loop=I).\n";
 
 [[noreturn]] void fail_usage(const std::string& message) {
     std::fprintf(stderr, "echo_server: %s\n%.*s", message.c_str(), static_cast<int>(usage.size()),
@@ -175,8 +176,10 @@ coil::task<void> until_signal(coil::signal_set& signals) {
     if (signo) std::fprintf(stderr, "echo_server: %s, stopping\n", strsignal(*signo));
 }
 
-void print_stats(const coil::event_loop& loop) {
-    std::fprintf(stderr, "echo_server: stats %s\n", coil::to_key_values(loop.stats()).c_str());
+// With --threads N the line starts with loop=I (the loop's index), so the N lines can be told apart.
+void print_stats(const coil::event_loop& loop, std::optional<std::size_t> index = std::nullopt) {
+    const std::string which = index ? "loop=" + std::to_string(*index) + " " : "";
+    std::fprintf(stderr, "echo_server: stats %s%s\n", which.c_str(), coil::to_key_values(loop.stats()).c_str());
     std::fflush(stderr);
 }
 
@@ -236,7 +239,7 @@ coil::task<void> serve_loop(group_state& st, std::size_t index) {
     if (!serving) co_return;
     co_await serve(std::move(*listener), st.o.plain_recv ? counted<echo_plain> : counted<echo>);
     st.accepted[index] = connections_here;
-    if (st.o.stats) print_stats(coil::event_loop::current_or_throw());
+    if (st.o.stats) print_stats(coil::event_loop::current_or_throw(), index);
 }
 
 coil::task<void> wait_for_end(coil::event& ended) { (void)co_await ended.wait(); }
@@ -248,7 +251,7 @@ coil::task<void> group_stats_on_signal(coil::signal_set& usr1, coil::loop_group&
         auto signo = co_await usr1.wait();
         if (!signo) co_return;
         for (std::size_t i = 0; i < group.size(); ++i) {
-            group.loop(i).post([] { print_stats(coil::event_loop::current_or_throw()); });
+            group.loop(i).post([i] { print_stats(coil::event_loop::current_or_throw(), i); });
         }
     }
 }

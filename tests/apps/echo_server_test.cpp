@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -333,6 +334,25 @@ TEST_P(EchoServerTest, TwoThreadsServeFiftyConcurrentClientsOnBothLoopsAndStopCl
     EXPECT_GT(per_loop[0], 0U);
     EXPECT_GT(per_loop[1], 0U);
     EXPECT_EQ(per_loop[0] + per_loop[1], 50U);
+}
+
+// With --threads 2 the counters lines carry the loop's index: at exit, one line for loop 0 and one
+// for loop 1, each with every counter.
+TEST_P(EchoServerTest, TwoThreadsStatsLinesSayWhichLoopTheyAreFor) {
+    const auto port = start({.max_open_files = std::nullopt, .merge_stderr = true}, "127.0.0.1",
+                            {"--threads", "2", "--stats"});
+    ASSERT_NE(port, 0);
+    EXPECT_TRUE(run(round_trip(port, pattern(100, 3))));
+    EXPECT_EQ(stop(), 0);
+    std::vector<unsigned long long> loops;
+    for (stats_map stats; !(stats = next_stats(*server_)).empty();) {
+        ASSERT_TRUE(stats.contains("loop")) << "a --threads stats line without loop=I";
+        loops.push_back(stats["loop"]);
+        stats.erase("loop");
+        expect_all_keys(stats);
+    }
+    std::sort(loops.begin(), loops.end());
+    EXPECT_EQ(loops, (std::vector<unsigned long long>{0, 1}));
 }
 
 TEST_P(EchoServerTest, TwoThreadsOnAPortInUseFailWithACode) {
