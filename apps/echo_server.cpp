@@ -227,9 +227,10 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals, coil::si
 }
 
 // ---- --threads N: one loop per thread (coil::loop_group), each with its own listener.
-// Why SO_REUSEPORT listeners rather than one acceptor handing connections out: the kernel spreads
-// connections over the listeners by a hash of the 4-tuple, and each connection then lives on one
-// loop from accept to close, with no cross-thread wake per connection (docs/threading.md).
+// Why SO_REUSEPORT listeners by default rather than one acceptor handing connections out (also
+// here, --accept handoff, for measuring): the kernel spreads connections over the listeners by a
+// hash of the 4-tuple, and each connection then lives on one loop from accept to close, with no
+// cross-thread wake per connection (docs/threading.md has the figures and the decision).
 
 thread_local std::size_t connections_here = 0;  // accepted by this thread's loop
 
