@@ -9,7 +9,8 @@
 //          --bind ADDR (default 127.0.0.1), --backend io_uring|epoll, --recv pooled|plain
 //          (pooled, the default: recv_pooled; plain: recv into the frame's own buffer),
 //          --threads N (N loops, one thread each, each with its own SO_REUSEPORT listener on the
-//          same port; docs/threading.md), --stats, --verbose, --help
+//          same port; docs/threading.md), --accept reuseport|handoff (handoff: loop 0 alone
+//          accepts and hands connections out round-robin), --stats, --verbose, --help
 // Counters: one line on stderr per loop, "echo_server: stats " then
 // coil::to_key_values(loop.stats()) (space-separated key=value, keys and units in
 // runtime/loop_stats.hpp).
@@ -31,6 +32,7 @@
 
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
+#include "loop_handoff.hpp"
 #include "loop_listeners.hpp"
 
 using namespace std::chrono_literals;
@@ -88,11 +90,12 @@ struct options {
     bool plain_recv = false;  // --recv plain
     bool stats = false;
     std::size_t threads = 1;  // --threads N
+    accept_mode accept = accept_mode::reuseport;  // --accept
 };
 
 constexpr std::string_view usage =
     "usage: echo_server [--port N] [--bind ADDR] [--backend io_uring|epoll] [--recv pooled|plain]\n"
-    "                   [--threads N] [--stats] [--verbose] [--help]\n"
+    "                   [--threads N] [--accept reuseport|handoff] [--stats] [--verbose] [--help]\n"
     "  --port N      port to listen on; 0 (default) lets the kernel choose\n"
     "  --bind ADDR   IPv4 or IPv6 address to bind (default 127.0.0.1)\n"
     "  --backend B   io_uring or epoll (default: io_uring where available; COIL_BACKEND wins)\n"
@@ -101,6 +104,10 @@ constexpr std::string_view usage =
     "  --threads N   N event loops, one thread each, each accepting on its own SO_REUSEPORT\n"
     "                listener on the same port (default 1); at exit, with N > 1, prints a line\n"
     "                'loop I accepted C connections' per loop\n"
+    "  --accept A    with --threads N > 1: reuseport (default): a listener per loop, as above;\n"
+    "                handoff: loop 0 alone listens, accepts and hands each connection\n"
+    "                round-robin to a loop (itself included), which serves it; the exit lines\n"
+    "                then count the connections each loop was handed (docs/threading.md)\n"
     "  --stats       print the event loop's counters on stderr at exit (a line per loop)\n"
     "  --verbose     log coil's info messages too, such as the backend chosen and why\n"
     "Prints 'listening on ADDR:PORT', echoes every byte back, exits 0 on SIGINT/SIGTERM.\n"
@@ -138,6 +145,15 @@ options parse_options(int argc, char** argv) {
             const long n = std::strtol(text.c_str(), &end, 10);
             if (text.empty() || *end != '\0' || n < 1 || n > 1024) fail_usage("bad thread count '" + text + "'");
             o.threads = static_cast<std::size_t>(n);
+        } else if (arg == "--accept") {
+            const auto mode = value();
+            if (mode == "reuseport") {
+                o.accept = accept_mode::reuseport;
+            } else if (mode == "handoff") {
+                o.accept = accept_mode::handoff;
+            } else {
+                fail_usage("unknown accept mode '" + std::string(mode) + "' (reuseport or handoff)");
+            }
         } else if (arg == "--verbose" || arg == "-v") {
             o.verbose = true;
         } else if (arg == "--bind") {
@@ -214,9 +230,10 @@ coil::task<int> run_server(const options& o, coil::signal_set& signals, coil::si
 }
 
 // ---- --threads N: one loop per thread (coil::loop_group), each with its own listener.
-// Why SO_REUSEPORT listeners rather than one acceptor handing connections out: the kernel spreads
-// connections over the listeners by a hash of the 4-tuple, and each connection then lives on one
-// loop from accept to close, with no cross-thread wake per connection (docs/threading.md).
+// Why SO_REUSEPORT listeners by default rather than one acceptor handing connections out (also
+// here, --accept handoff, for measuring): the kernel spreads connections over the listeners by a
+// hash of the 4-tuple, and each connection then lives on one loop from accept to close, with no
+// cross-thread wake per connection (docs/threading.md has the figures and the decision).
 
 thread_local std::size_t connections_here = 0;  // accepted by this thread's loop
 
@@ -226,18 +243,66 @@ coil::task<void> counted(coil::tcp_stream conn) {
     co_await Handler(std::move(conn));
 }
 
+echo_function counted_handler(const options& o) { return o.plain_recv ? counted<echo_plain> : counted<echo>; }
+
 struct group_state : loop_listeners {
-    group_state(const options& opts, const coil::ip_endpoint& ep) : loop_listeners(opts.threads, ep, opts.bind), o(opts) {}
+    group_state(const options& opts, const coil::ip_endpoint& ep)
+        : loop_listeners(opts.threads, ep, opts.bind, opts.accept), o(opts), handoff(opts.threads, counted_handler(opts)) {}
     const options& o;
+    loop_handoff handoff;  // --accept handoff only
 };
+
+// --accept handoff, loop 0: accepts bare fds and hands each to the next loop in turn.
+coil::task<void> accept_and_hand_out(coil::tcp_listener listener, loop_handoff& handoff) {
+    for (;;) {
+        auto fd = co_await listener.accept_fd();
+        if (fd) {
+            handoff.hand_out(std::move(*fd));
+        } else if (fd.error() == std::errc::operation_canceled) {
+            break;
+        } else {
+            report_accept_error(fd.error());
+            co_await coil::sleep_for(100ms);
+        }
+    }
+}
+
+// --accept handoff: every loop serves what it is handed; loop 0 also accepts. Until the stop (or
+// another loop's entry task ends), then the loop takes no more and closes its connections.
+coil::task<void> serve_loop_handoff(group_state& st, std::size_t index) {
+    std::optional<coil::tcp_listener> listener;
+    if (index == 0) {
+        listener = co_await st.bind(index);
+        if (!listener) co_return;
+    }
+    coil::task_group connections(co_await coil::current_cancel_token());
+    st.handoff.open(index, connections);
+    bool serving = false;
+    if (index == 0) {
+        serving = co_await st.ready(index, *listener);
+    } else {
+        serving = co_await st.ready(index);
+    }
+    if (serving && index == 0) {
+        co_await accept_and_hand_out(std::move(*listener), st.handoff);
+    } else if (serving) {
+        (void)co_await st.ended.wait();  // operation_canceled at the stop
+    }
+    st.handoff.close(index);
+    co_await connections.join();
+}
 
 coil::task<void> serve_loop(group_state& st, std::size_t index) {
     set_on_exit guard{st.ended};
-    auto listener = co_await st.bind(index);
-    if (!listener) co_return;
-    const bool serving = co_await st.ready(index, *listener);
-    if (!serving) co_return;
-    co_await serve(std::move(*listener), st.o.plain_recv ? counted<echo_plain> : counted<echo>);
+    if (st.mode() == accept_mode::handoff) {
+        co_await serve_loop_handoff(st, index);
+    } else {
+        auto listener = co_await st.bind(index);
+        if (!listener) co_return;
+        const bool serving = co_await st.ready(index, *listener);
+        if (!serving) co_return;
+        co_await serve(std::move(*listener), counted_handler(st.o));
+    }
     st.accepted[index] = connections_here;
     if (st.o.stats) print_stats(coil::event_loop::current_or_throw(), index);
 }

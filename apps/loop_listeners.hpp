@@ -2,8 +2,9 @@
 // The apps' --threads N plumbing, shared by echo_server and http_server: N loops (a
 // coil::loop_group), each with its own SO_REUSEPORT listener on one port. Loop 0 binds first (so
 // --port 0 gets one port for all), the others then bind the port it got; "listening on ..." is
-// printed once every loop listens. Why SO_REUSEPORT listeners rather than one acceptor handing
-// connections out: docs/threading.md (no cross-thread wake per connection).
+// printed once every loop listens. With accept_mode::handoff (echo_server --accept handoff) only
+// loop 0 binds (no SO_REUSEPORT) and the others only say ready(index); loop 0 then hands the
+// connections out (apps/loop_handoff.hpp). Which is faster, measured: docs/threading.md.
 // Threading: one object shared by the loop threads; its events and atomics are thread-safe.
 
 #include <atomic>
@@ -17,13 +18,20 @@
 
 #include "coil/net.hpp"
 
+/// reuseport: a listener per loop; handoff: loop 0 alone listens and hands connections out.
+enum class accept_mode { reuseport, handoff };
+
 class loop_listeners {
 public:
-    loop_listeners(std::size_t loops, const coil::ip_endpoint& endpoint, std::string bind)
-        : accepted(loops, 0), endpoint_(endpoint), bind_(std::move(bind)) {}
+    loop_listeners(std::size_t loops, const coil::ip_endpoint& endpoint, std::string bind,
+                   accept_mode mode = accept_mode::reuseport)
+        : accepted(loops, 0), endpoint_(endpoint), bind_(std::move(bind)), mode_(mode) {}
+
+    [[nodiscard]] accept_mode mode() const noexcept { return mode_; }
 
     /// Loop `index`'s listener; throws std::system_error if it cannot listen. Loops 1.. wait for
-    /// loop 0 and end (with no listener) if it failed or the group is stopping.
+    /// loop 0 and end (with no listener) if it failed or the group is stopping. With handoff,
+    /// only loop 0 calls this.
     coil::task<std::optional<coil::tcp_listener>> bind(std::size_t index) {
         if (index > 0) {
             auto known = co_await first_bound_.wait();
@@ -32,7 +40,7 @@ public:
         auto endpoint = endpoint_;
         if (index > 0) endpoint = coil::ip_endpoint::from_address(bind_, port_.load()).value();
         coil::listen_options lo;
-        lo.reuse_port = true;
+        lo.reuse_port = mode_ == accept_mode::reuseport;
         auto listener = coil::tcp_listener::bind(endpoint, lo);
         if (index == 0) {
             if (listener) port_.store(listener->local_endpoint().port());
@@ -55,12 +63,19 @@ public:
         co_return true;
     }
 
+    /// A loop without a listener (1.., handoff) is ready to take connections.
+    coil::task<bool> ready(std::size_t index) {
+        if (bound_.fetch_add(1) + 1 == accepted.size()) all_bound_.set();
+        co_return index != 0;
+    }
+
     coil::event ended;                  // an entry task ended (a failure, or the stop)
-    std::vector<std::size_t> accepted;  // per loop, written by each loop as it ends
+    std::vector<std::size_t> accepted;  // per loop (handoff: handed to it), written as it ends
 
 private:
     coil::ip_endpoint endpoint_;
     std::string bind_;
+    accept_mode mode_;
     std::atomic<std::uint16_t> port_{0};  // the port loop 0 got; the others bind it too
     std::atomic<bool> failed_{false};
     coil::event first_bound_;  // loop 0 has bound (or failed)

@@ -23,6 +23,11 @@
 // (systemd's RestartSec does this); epoll has no ring and releases the socket with the process.
 // Not used on its own: its constructors are protected; the derived listener's accept() wraps
 // accept_fd() in its stream type.
+// Another loop's connection: accept_fd() yields the bare fd, bound to no loop yet (no backend
+// state is kept for it until a stream is made of it). To serve it on another loop of a
+// coil::loop_group (one acceptor handing connections out), pass the fd there (event_loop::post)
+// and make the stream on that loop's thread (tcp_stream(std::move(fd))): a stream belongs to the
+// loop on whose thread it is made. apps/loop_handoff.hpp does this.
 
 #include <utility>
 
@@ -38,6 +43,9 @@ class listening_socket {
 public:
     [[nodiscard]] int native_handle() const noexcept { return handle_.fd(); }
     [[nodiscard]] bool is_open() const noexcept { return handle_.valid(); }
+    /// Waits for and accepts one connection: its fd, not yet bound to any loop (see above).
+    /// Results, cancellation and closing as the derived listener's accept().
+    task<result<unique_fd>> accept_fd();
     void close() noexcept {
         connections_ = acceptor();  // drains the multishot before the fd goes
         handle_.reset();
@@ -51,9 +59,6 @@ protected:
     listening_socket(listening_socket&&) noexcept = default;
     listening_socket& operator=(listening_socket&&) noexcept = default;
     ~listening_socket() = default;
-
-    /// Waits for and accepts one connection: its fd.
-    task<result<unique_fd>> accept_fd();
 
 private:
     io_handle handle_;

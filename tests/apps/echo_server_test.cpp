@@ -70,6 +70,30 @@ task<bool> round_trip(unsigned short port, std::vector<std::byte> message) {
     co_return sent && got && back == message;
 }
 
+// 50 clients at once, each a round trip of 1000 bytes: how many got their echo.
+task<int> fifty_concurrent_round_trips(unsigned short port) {
+    std::vector<task<bool>> clients;
+    for (unsigned i = 0; i < 50; ++i) clients.push_back(round_trip(port, pattern(1000, i)));
+    auto results = co_await coil::when_all(std::move(clients));
+    int ok = 0;
+    for (bool r : results) ok += r ? 1 : 0;
+    co_return ok;
+}
+
+// After a --threads run has stopped: the counts of its 'loop I accepted C connections' lines, in
+// loop order (a line out of order is a failure).
+std::vector<unsigned> read_per_loop_counts(child_process& server) {
+    std::vector<unsigned> per_loop;
+    while (auto line = server.read_line(5s)) {
+        unsigned loop = 0, count = 0;
+        if (std::sscanf(line->c_str(), "loop %u accepted %u connections", &loop, &count) == 2) {
+            EXPECT_EQ(loop, per_loop.size());
+            per_loop.push_back(count);
+        }
+    }
+    return per_loop;
+}
+
 TEST_P(EchoServerTest, EchoesWhatItReceives) {
     const auto port = start();
     ASSERT_NE(port, 0);
@@ -312,24 +336,9 @@ TEST_P(EchoServerTest, Sigusr1PrintsTheCountersAndTheServerKeepsServing) {
 TEST_P(EchoServerTest, TwoThreadsServeFiftyConcurrentClientsOnBothLoopsAndStopCleanly) {
     const auto port = start({}, "127.0.0.1", {"--threads", "2"});
     ASSERT_NE(port, 0);
-    auto body = [](unsigned short p) -> task<int> {
-        std::vector<task<bool>> clients;
-        for (unsigned i = 0; i < 50; ++i) clients.push_back(round_trip(p, pattern(1000, i)));
-        auto results = co_await coil::when_all(std::move(clients));
-        int ok = 0;
-        for (bool r : results) ok += r ? 1 : 0;
-        co_return ok;
-    };
-    EXPECT_EQ(run(body(port)), 50);
+    EXPECT_EQ(run(fifty_concurrent_round_trips(port)), 50);
     EXPECT_EQ(stop(), 0);
-    std::vector<unsigned> per_loop;
-    while (auto line = server_->read_line(5s)) {
-        unsigned loop = 0, count = 0;
-        if (std::sscanf(line->c_str(), "loop %u accepted %u connections", &loop, &count) == 2) {
-            EXPECT_EQ(loop, per_loop.size());
-            per_loop.push_back(count);
-        }
-    }
+    const auto per_loop = read_per_loop_counts(*server_);
     ASSERT_EQ(per_loop.size(), 2U);
     EXPECT_GT(per_loop[0], 0U);
     EXPECT_GT(per_loop[1], 0U);
@@ -353,6 +362,33 @@ TEST_P(EchoServerTest, TwoThreadsStatsLinesSayWhichLoopTheyAreFor) {
     }
     std::sort(loops.begin(), loops.end());
     EXPECT_EQ(loops, (std::vector<unsigned long long>{0, 1}));
+}
+
+// --threads 2 --accept handoff: loop 0 alone listens and accepts, and hands the connections
+// round-robin to loop 0 and loop 1, each making the stream on its own thread. All 50 clients get
+// their echo, each loop is handed exactly half (the per-loop counts at exit), and SIGTERM stops
+// both loops with exit 0.
+TEST_P(EchoServerTest, HandoffTwoThreadsServeFiftyConcurrentClientsOnBothLoopsAndStopCleanly) {
+    const auto port = start({}, "127.0.0.1", {"--threads", "2", "--accept", "handoff"});
+    ASSERT_NE(port, 0);
+    EXPECT_EQ(run(fifty_concurrent_round_trips(port)), 50);
+    EXPECT_EQ(stop(), 0);
+    const auto per_loop = read_per_loop_counts(*server_);
+    ASSERT_EQ(per_loop.size(), 2U);
+    EXPECT_EQ(per_loop[0], 25U);
+    EXPECT_EQ(per_loop[1], 25U);
+}
+
+// Loop 0 is the only listener with handoff: no SO_REUSEPORT on it, so a second server with the
+// default (reuseport) cannot share its port either.
+TEST_P(EchoServerTest, HandoffListenerDoesNotShareItsPort) {
+    const auto port = start({}, "127.0.0.1", {"--threads", "2", "--accept", "handoff"});
+    ASSERT_NE(port, 0);
+    child_process second({server_path(), "--port", std::to_string(port), "--threads", "2", "--backend",
+                          std::string(coil::to_string(backend()))});
+    EXPECT_EQ(second.wait(10s), 1);
+    EXPECT_TRUE(run(round_trip(port, pattern(100, 3))));
+    EXPECT_EQ(stop(), 0);
 }
 
 TEST_P(EchoServerTest, TwoThreadsOnAPortInUseFailWithACode) {
@@ -379,6 +415,22 @@ TEST(EchoServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
     EXPECT_EQ(unknown.wait(5s), 2);
     child_process bad_recv({server_path(), "--recv", "mmap"});
     EXPECT_EQ(bad_recv.wait(5s), 2);
+}
+
+TEST(EchoServerCliTest, HelpListsTheAcceptModesAndABadOneExitsTwoNamingIt) {
+    child_process help({server_path(), "--help"});
+    bool listed = false;
+    while (auto line = help.read_line(5s)) {
+        if (line->find("--accept reuseport|handoff") != std::string::npos) listed = true;
+    }
+    EXPECT_TRUE(listed);
+    EXPECT_EQ(help.wait(5s), 0);
+    // stderr merged into the pipe: the first line names the bad value.
+    child_process bad({server_path(), "--threads", "2", "--accept", "roundrobin"}, {.max_open_files = std::nullopt, .merge_stderr = true});
+    auto first = bad.read_line(5s);
+    ASSERT_TRUE(first);
+    EXPECT_NE(first->find("unknown accept mode 'roundrobin'"), std::string::npos) << *first;
+    EXPECT_EQ(bad.wait(5s), 2);
 }
 
 }  // namespace

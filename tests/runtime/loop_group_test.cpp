@@ -5,7 +5,11 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <array>
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <cerrno>
 #include <chrono>
 #include <future>
@@ -16,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "coil/net/tcp_connect.hpp"
+#include "coil/net/tcp_listener.hpp"
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/sleep.hpp"
 #include "coil/runtime/switch_to.hpp"
@@ -234,6 +240,68 @@ TEST_P(LoopGroupTest, AnEntryThatEndsEarlyKeepsItsLoopUpForHandOffs) {
     ASSERT_EQ(hopped.get_future().wait_for(20s), std::future_status::ready);
     group.stop();
     EXPECT_EQ(hop_thread, loop0_thread);
+}
+
+// Serves one 5-byte echo on `conn` and says on which thread.
+task<void> echo_five(coil::tcp_stream conn, std::promise<std::thread::id>& served) {
+    std::array<std::byte, 5> buf{};
+    auto got = co_await conn.recv_exact(buf);
+    if (got) (void)co_await conn.send_all(buf);
+    served.set_value(std::this_thread::get_id());
+}
+
+// listening_socket::accept_fd yields a bare fd, bound to no loop: loop 0 accepts it and posts it
+// to loop 1, which makes the tcp_stream and serves it on its own thread (what echo_server
+// --accept handoff does for every connection).
+TEST_P(LoopGroupTest, AnFdAcceptedOnOneLoopIsServedAsAStreamOnAnother) {
+    std::promise<std::uint16_t> port;
+    std::promise<std::thread::id> served;
+    std::thread::id loop1_thread;
+    coil::event loops_known;
+    std::vector<coil::event_loop*> loops(2, nullptr);
+    coil::loop_group group(group_options(2), [&](std::size_t i) -> task<void> {
+        if (i == 1) {
+            loop1_thread = std::this_thread::get_id();
+            (void)co_await wait_for_stop();
+            co_return;
+        }
+        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0));
+        port.set_value(listener ? listener->local_endpoint().port() : 0);
+        if (!listener) co_return;
+        auto known = co_await loops_known.wait();
+        if (!known) co_return;
+        auto fd = co_await listener->accept_fd();
+        if (!fd) co_return;
+        auto owned = std::make_shared<coil::unique_fd>(std::move(*fd));  // post() copies its function
+        loops[1]->post([owned, &served] {
+            coil::event_loop::current_or_throw().spawn(echo_five(coil::tcp_stream(std::move(*owned)), served));
+        });
+        (void)co_await wait_for_stop();
+    });
+    loops[0] = &group.loop(0);
+    loops[1] = &group.loop(1);
+    loops_known.set();
+    auto port_future = port.get_future();
+    ASSERT_EQ(port_future.wait_for(20s), std::future_status::ready);
+    const std::uint16_t p = port_future.get();
+    ASSERT_NE(p, 0);
+    auto client = [](std::uint16_t to) -> task<bool> {
+        auto s = co_await coil::tcp_connect(coil::ip_endpoint::loopback_v4(to), 5s);
+        if (!s) co_return false;
+        const std::array<std::byte, 5> hello{std::byte{'h'}, std::byte{'e'}, std::byte{'l'}, std::byte{'l'},
+                                             std::byte{'o'}};
+        std::array<std::byte, 5> back{};
+        auto sent = co_await s->send_all(hello);
+        if (!sent) co_return false;
+        auto got = co_await s->recv_exact(back);
+        co_return got && back == hello;
+    };
+    EXPECT_TRUE(run(client(p)));
+    auto served_future = served.get_future();
+    ASSERT_EQ(served_future.wait_for(20s), std::future_status::ready);
+    const auto served_thread = served_future.get();
+    group.stop();
+    EXPECT_EQ(served_thread, loop1_thread);
 }
 
 TEST_P(LoopGroupTest, AnExceptionInOneLoopStopsTheGroupAndIsRethrownFromJoin) {
