@@ -5,6 +5,7 @@
 // (event_loop::pool_buffers_in_use), and the fixture checks that no fd leaked.
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstring>
@@ -719,6 +720,48 @@ TEST_P(PooledRecvTest, GaugesReturnToZeroAfterCancelPauseAndClosePaths) {
         const coil::loop_stats st = coil::event_loop::current_or_throw().stats();
         EXPECT_EQ(st.ops_in_flight, 0u);
         EXPECT_EQ(st.pool_buffers_in_use, 0u);
+    };
+    run(body());
+}
+
+// Regression (issue 9 review): bytes received for a waiting call whose task was destroyed after
+// they came and before it resumed (io_uring: the multishot delivered a buffer to it; epoll: the
+// receive ran on readiness) went back to the pool with the bytes in them: the stream lost them,
+// and the next call waited for bytes that had already come. Now the next call gets them first.
+TEST_P(PooledRecvTest, BytesReceivedForATaskDestroyedBeforeItResumedGoToTheNextCall) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair();
+        auto sent0 = co_await client.send_all(bytes_of("0"));
+        EXPECT_TRUE(sent0);
+        auto first = co_await server.recv_pooled();  // arms the multishot on io_uring
+        EXPECT_TRUE(first);
+        first->reset();
+        auto waiter = [](const tcp_stream& s) -> task<void> {
+            auto r = co_await s.recv_pooled();
+            ADD_FAILURE() << "resumed: " << (r ? text_of(r->bytes()) : r.error().message());
+        };
+        {
+            coil::task_group group;
+            group.spawn(waiter(server));
+            co_await coil::sleep_for(2ms);  // it waits now
+            // Straight to the socket, not through the loop: the bytes are there before this
+            // task yields, so the loop receives them for the waiter and queues it behind us.
+            const char precious[] = "precious";
+            EXPECT_EQ(::send(client.native_handle(), precious, 8, MSG_NOSIGNAL), 8);
+            co_await coil::yield();
+            // The premise: a buffer holds the bytes for the waiter, which has not resumed.
+            EXPECT_EQ(in_use(), 1u);
+        }  // destroys the waiter
+        auto r = co_await recv_within(server, 300ms);
+        EXPECT_TRUE(r) << r.error().message();
+        if (r) {
+            EXPECT_EQ(text_of(r->bytes()), "precious");
+        }
+        if (r) r->reset();
+        client.close();
+        auto end = co_await recv_within(server, 2s);
+        EXPECT_EQ(end.error(), coil::errc::eof) << end.error().message();
+        EXPECT_EQ(in_use(), 0u);
     };
     run(body());
 }
