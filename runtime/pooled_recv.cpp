@@ -117,6 +117,7 @@ bool pooled_recv_release(fd_record& record) noexcept {
         return false;
     }
     // Nobody can take what is queued any more.
+    if (s->stash != nullptr) s->stash_pool->give_back(s->stash_id, s->stash);
     while (s->head != buffer_pool::no_buffer) {
         const std::uint16_t id = s->head;
         s->head = s->pool->next_of(id);
@@ -153,12 +154,34 @@ pooled_recv_awaitable::~pooled_recv_awaitable() {
     if (op_.in_flight) loop_->abandon_io(op_);
     op_.unlink();  // completed and queued, but never resumed
     if (!resumed_) {
-        // A result nobody took: its buffer goes back.
+        // Bytes received for this call, whose task is gone before it resumed: they are the
+        // stream's next bytes, so the next call gets them (docs/lifetimes.md); given back only
+        // when the stream is closed or nothing can hold them.
         if (single_ && op_.res > 0 && op_.buffer != detail::buffer_pool::no_buffer) {
-            pool_->give_back(op_.buffer, static_cast<std::byte*>(op_.data));
+            keep_for_the_next_call(op_.buffer, static_cast<std::byte*>(op_.data),
+                                   static_cast<std::uint32_t>(op_.res));
         }
-        if (data_ != nullptr) pool_->give_back(id_, data_);
+        if (data_ != nullptr) keep_for_the_next_call(id_, data_, len_);
     }
+}
+
+void pooled_recv_awaitable::keep_for_the_next_call(std::uint16_t id, std::byte* data,
+                                                    std::uint32_t len) noexcept {
+    detail::fd_record* record = counter_.record();
+    detail::pooled_recv_state* s = record != nullptr && !record->orphaned ? record->pooled : nullptr;
+    if (record != nullptr && !record->orphaned && s == nullptr && loop_ != nullptr) {
+        // epoll (or no multishot): a state only to hold the bytes; never armed.
+        s = new (std::nothrow) detail::pooled_recv_state(*record, *loop_, *pool_);
+        record->pooled = s;
+    }
+    if (s == nullptr || s->stash != nullptr) {
+        pool_->give_back(id, data);  // closed, or out of memory: nobody can take them
+        return;
+    }
+    s->stash_pool = pool_;
+    s->stash = data;
+    s->stash_len = len;
+    s->stash_id = id;
 }
 
 bool pooled_recv_awaitable::completed_at_once() noexcept {
@@ -207,6 +230,14 @@ bool pooled_recv_awaitable::start(std::coroutine_handle<> awaiting, detail::canc
         record.pooled = s;
     }
     if (s != nullptr) {
+        if (s->stash != nullptr) {  // received for a call whose task was destroyed: first
+            pool_ = s->stash_pool;
+            data_ = std::exchange(s->stash, nullptr);
+            id_ = s->stash_id;
+            len_ = s->stash_len;
+            res_ = static_cast<int>(len_);
+            return completed_at_once();
+        }
         if (s->head != detail::buffer_pool::no_buffer) {  // received before we asked
             const std::uint16_t id = s->head;
             s->head = s->pool->next_of(id);

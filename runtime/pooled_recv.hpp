@@ -24,7 +24,8 @@
 // call waits ends it with operation_canceled; a call made before the close and awaited after gets
 // bad_file_descriptor (as every io_handle op).
 // Lifetime: the multishot recv and its queue belong to the fd's record (io_handle), not to the
-// awaiting frame: destroying the task leaves them for the next call; closing the handle cancels
+// awaiting frame: destroying the task leaves them for the next call, and so are bytes already
+// received for the call when its task is destroyed before it resumed (both backends); closing the handle cancels
 // the multishot, and the fd closes (and queued buffers go back to the pool) after its last
 // completion. docs/lifetimes.md has the whole story.
 // Concurrency: at most one recv_pooled per handle at a time (a second one gets
@@ -85,6 +86,7 @@ private:
     bool start(std::coroutine_handle<> awaiting, detail::cancel_state* cancel);
     bool start_single(std::coroutine_handle<> awaiting) noexcept;
     bool completed_at_once() noexcept;
+    void keep_for_the_next_call(std::uint16_t id, std::byte* data, std::uint32_t len) noexcept;
     void set_busy(bool on) noexcept;
     static void on_cancel(detail::cancel_link& link) noexcept;
 

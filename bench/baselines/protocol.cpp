@@ -85,12 +85,22 @@ struct request {
     std::size_t content_length = 0;
 };
 
+// A CR, LF or NUL left in a line once the block is split at CRLF: a bare line end or a NUL.
+// RFC 9110 §5.5: a field value holding one must be refused (or the character replaced); kept,
+// a bare LF hides a field (say Content-Length) from this server that a proxy which ends lines at
+// a bare LF (RFC 9112 §2.2 allows it) sees, and the two disagree on where the next request
+// starts. The request line gets the same rule.
+bool has_stray_control(string_view line) {
+    return line.find_first_of(string_view("\r\n\0", 3)) != string_view::npos;
+}
+
 // Parses the header block `head` (request line and fields, without the blank line). Returns the
 // refusal status, or an empty view if the request is acceptable.
 string_view parse_head(string_view head, request& req) {
     std::size_t eol = head.find("\r\n");
     string_view line = head.substr(0, eol);
     head = eol == string_view::npos ? string_view{} : head.substr(eol + 2);
+    if (has_stray_control(line)) return "400 Bad Request";
 
     std::size_t sp1 = line.find(' ');
     std::size_t sp2 = sp1 == string_view::npos ? sp1 : line.find(' ', sp1 + 1);
@@ -107,12 +117,14 @@ string_view parse_head(string_view head, request& req) {
 
     bool keep_alive_token = false;
     bool have_length = false;
+    int hosts = 0;
     while (!head.empty()) {
         eol = head.find("\r\n");
         line = head.substr(0, eol);
         head = eol == string_view::npos ? string_view{} : head.substr(eol + 2);
         std::size_t colon = line.find(':');
         if (colon == 0 || colon == string_view::npos || line[0] == ' ' || line[0] == '\t' ||
+            has_stray_control(line) ||
             line.substr(0, colon).find_first_of(" \t") != string_view::npos)
             return "400 Bad Request";  // no name, whitespace before the colon, or obs-fold
         string_view name = line.substr(0, colon);
@@ -127,11 +139,15 @@ string_view parse_head(string_view head, request& req) {
             have_length = true;
         } else if (iequals(name, "transfer-encoding")) {
             return "501 Not Implemented";
+        } else if (iequals(name, "host")) {
+            ++hosts;
         } else if (iequals(name, "connection")) {
             req.close = req.close || has_token(value, "close");
             keep_alive_token = keep_alive_token || has_token(value, "keep-alive");
         }
     }
+    // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any with more than one.
+    if (hosts > 1 || (!req.http10 && hosts == 0)) return "400 Bad Request";
     if (req.http10 && !keep_alive_token) req.close = true;
     if (req.content_length > max_body_bytes) return "413 Content Too Large";
     return {};

@@ -10,8 +10,9 @@
 //   Keep-alive: HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "Connection: keep-alive".
 //   Pipelined requests are answered in order. Refused, and the connection closed after the answer:
 //   a header block over max_header_bytes (431), a body over max_body_bytes (413),
-//   Transfer-Encoding (501: no chunked bodies here), a malformed request (400), another HTTP
-//   version (505).
+//   Transfer-Encoding (501: no chunked bodies here), a malformed request (400; also a bare CR or
+//   LF or a NUL in the header block, a bad or conflicting Content-Length, and an HTTP/1.1 request
+//   without exactly one Host), another HTTP version (505).
 #pragma once
 
 #include <cstddef>

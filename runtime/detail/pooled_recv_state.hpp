@@ -5,13 +5,15 @@
 // the kernel may post completions for the multishot until its final one (no IORING_CQE_F_MORE),
 // which can come after the task that armed it is gone.
 //
-// Lifetime: made on the first recv_pooled on a multishot-capable loop. The record frees it when
+// Lifetime: made on the first recv_pooled on a multishot-capable loop (on any loop, without a
+// multishot, when a destroyed call's bytes must be kept: the stash below). The record frees it when
 // it closes the fd, and closes the fd only once the multishot is no longer armed (io_handle.cpp:
 // settle_fd_record): closing the handle cancels the multishot, and its final completion settles
 // the record. When the loop goes first, its multishot is drained (abandoned) there; queued
 // buffers stay for a later call (the pool outlives the loop while buffers are out).
 // Threading: the loop's thread only.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "coil/runtime/detail/buffer_pool.hpp"
@@ -44,6 +46,12 @@ struct pooled_recv_state {
     std::uint16_t tail = buffer_pool::no_buffer;
     std::uint32_t queued = 0;
     int final_res = 1;     // an end of stream (0) or error (< 0) queued after the buffers; 1: none
+    // Bytes received for a call whose task was destroyed before it resumed: handed out first, before
+    // the queue (they came before it). Any buffer, also a heap one (epoll, or a dry ring).
+    buffer_pool* stash_pool = nullptr;
+    std::byte* stash = nullptr;
+    std::uint32_t stash_len = 0;
+    std::uint16_t stash_id = buffer_pool::no_buffer;
     pooled_recv_awaitable* waiter = nullptr;
     bool armed = false;    // the multishot is in flight (until its final completion)
     bool pausing = false;  // we cancelled it because the queue is full

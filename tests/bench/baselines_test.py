@@ -7,7 +7,9 @@ forking or "epoll --mode lt", run only those servers; output is TAP)
 For each server and protocol: 100 sequential and 50 concurrent clients get exact answers (echo:
 random payloads, pipelined and ping-pong; http: keep-alive, /echo bodies, pipelined requests
 answered in order, Connection: close), a few protocol edges (HTTP/1.0, a body sent in pieces, an
-oversized header block, clients that vanish mid-request), and then SIGTERM (http) or SIGINT (echo),
+oversized header block, clients that vanish mid-request; http: framing a proxy could read otherwise
+(bare CR/LF/NUL, Host, bad Content-Length) refused with 400, unfinished header blocks that must not
+block other clients), and then SIGTERM (http) or SIGINT (echo),
 with connections still open, must end the server with exit code 0 within STOP_S, leaving no
 process behind and no zombie: this script makes itself a child subreaper, so any process the
 server leaves behind becomes its child and is found (and then killed by its PID).
@@ -320,6 +322,61 @@ def http_edges(port: int) -> None:
         assert c.response()[0] == 501 and c.closed()
 
 
+def refused_with_400(port: int, request: bytes, what: str) -> None:
+    with HttpConn(port) as c:
+        c.send(request)
+        try:
+            status = c.response()[0]
+        except (EOFError, ConnectionResetError):
+            status = None
+        assert status == 400, f"{what}: answered {status}, not 400"
+        assert c.closed(), f"{what}: not closed after 400"
+
+
+def http_smuggling_edges(port: int) -> None:
+    """Framing that front ends and back ends may read differently is refused, never guessed."""
+    # RFC 9110 §5.5: CR, LF or NUL inside a field value must be refused (or replaced). A bare LF
+    # kept in a value hides a field from this server that a proxy reading bare LF as a line end
+    # sees (here a Content-Length: the next request would start inside the body).
+    refused_with_400(port, b"POST /echo HTTP/1.1\r\nHost: t\r\nX: a\nContent-Length: 5\r\n\r\nhello",
+                     "bare LF in a field value")
+    refused_with_400(port, b"GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n", "bare CR in a field value")
+    refused_with_400(port, b"GET / HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n", "NUL in a field value")
+    refused_with_400(port, b"GET / HTTP/1.1\nHost: t\r\n\r\n", "bare LF ending the request line")
+    # RFC 9112 §3.2: an HTTP/1.1 request without Host, or with two, gets 400.
+    refused_with_400(port, b"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 without Host")
+    refused_with_400(port, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "two Host fields")
+    # Content-Length: two different values, a sign, a number past 64 bits (RFC 9112 §6.3 item 5).
+    for value in (b"1\r\nContent-Length: 2", b"-1", b"+3", b"18446744073709551616"):
+        refused_with_400(port, b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + value +
+                         b"\r\n\r\nabc", b"Content-Length: " + value)
+    # HTTP/1.0 needs no Host; a request sent one byte at a time is answered once complete.
+    with HttpConn(port) as c:
+        c.send(b"GET / HTTP/1.0\r\n\r\n")
+        assert c.response()[:3:2] == (200, HELLO)
+    with HttpConn(port) as c:
+        for b in post(b"abc"):
+            c.send(bytes([b]))
+        assert c.response()[2] == b"abc"
+
+
+def slow_clients_do_not_block_others(port: int) -> None:
+    """Slowloris: connections whose header block never ends (fewer than the pool's workers) do
+    not keep another client from being answered."""
+    slow = [connect(port) for _ in range(WORKERS - 2)]
+    try:
+        for s in slow:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        with HttpConn(port) as c:
+            c.s.settimeout(5)
+            c.send(get("/"))
+            status, _, body = c.response()
+            assert (status, body) == (200, HELLO), (status, body)
+    finally:
+        for s in slow:
+            s.close()
+
+
 def vanishing_clients(port: int, proto: str) -> None:
     """Clients that go away mid-request or mid-answer (with a reset) do not hurt the server."""
     for _ in range(3):
@@ -444,6 +501,12 @@ def main() -> int:
                 if proto == "http":
                     tap.check(f"{label}: HTTP/1.0, split body, 405, 431, 501",
                               lambda: http_edges(server.port))
+                if proto == "http":
+                    tap.check(f"{label}: bare CR/LF/NUL, Host, bad Content-Length refused (400)",
+                              lambda: http_smuggling_edges(server.port))
+                if proto == "http" and name != "iterative":  # one at a time is its nature
+                    tap.check(f"{label}: unfinished header blocks do not block other clients",
+                              lambda: slow_clients_do_not_block_others(server.port))
                 tap.check(f"{label}: clients vanishing mid-request do no harm",
                           lambda: survives_vanishing_clients(server, proto))
                 tap.check(f"{label}: processes and threads back to the pool, no zombie",

@@ -5,6 +5,7 @@
 // (event_loop::pool_buffers_in_use), and the fixture checks that no fd leaked.
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstring>
@@ -536,6 +537,233 @@ TEST_P(PooledRecvTest, BadPoolOptionsAreRefused) {
     o.recv_buffer_count = 16;
     o.recv_buffer_size = 0;
     EXPECT_THROW(coil::event_loop{o}, std::invalid_argument);
+}
+
+// ---- Adversarial review (issue 9): shapes of bugs other io_uring runtimes shipped ----
+
+// One pooled receive bounded in time: a hang shows as timed_out, not as a stuck test.
+task<coil::result<coil::pooled_buffer>> recv_within(const tcp_stream& s, std::chrono::milliseconds limit) {
+    co_return co_await coil::with_timeout(s.recv_pooled(), limit);
+}
+
+// The peer sends and closes while nobody asks: on io_uring the data and the end of stream are
+// both queued behind the armed multishot (res == 0 after the data). The calls return the data,
+// then eof; and eof stays: a later call gets it again rather than waiting forever (the multishot
+// that saw res == 0 ended; the next call must not wait on it).
+TEST_P(PooledRecvTest, EndOfStreamQueuedBehindDataComesAfterItAndStays) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair();
+        auto sent = co_await client.send_all(bytes_of("x"));
+        EXPECT_TRUE(sent);
+        auto first = co_await server.recv_pooled();  // arms the multishot on io_uring
+        EXPECT_TRUE(first);
+        first->reset();
+        auto more = co_await client.send_all(bytes_of("last words"));
+        EXPECT_TRUE(more);
+        client.close();
+        if (multishot()) {
+            auto queued = co_await poll_until([] { return in_use() >= 1; });
+            EXPECT_TRUE(queued) << "the data was not queued for the stream";
+        }
+        std::string got;
+        auto err = co_await receive_all(server, 10, got);
+        EXPECT_FALSE(err);
+        EXPECT_EQ(got, "last words");
+        for (int i = 0; i < 3; ++i) {
+            auto end = co_await recv_within(server, 2s);
+            EXPECT_EQ(end.error(), coil::errc::eof) << "call " << i << ": " << end.error().message();
+        }
+        EXPECT_EQ(in_use(), 0u);
+        EXPECT_EQ(coil::event_loop::current_or_throw().io_in_flight(), 0u);
+    };
+    run(body());
+}
+
+// A pool of one buffer, held by the application: the next receive finds the ring empty (io_uring:
+// -ENOBUFS, the data stays in the socket) and must still get the bytes, and an end of stream
+// behind them, rather than losing them or waiting for the held buffer.
+TEST_P(PooledRecvTest, ARingHeldDryByTheApplicationStillDeliversDataAndEndOfStream) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair();
+        auto sent = co_await client.send_all(bytes_of("held"));
+        EXPECT_TRUE(sent);
+        auto held = co_await server.recv_pooled();  // the pool's only buffer, kept below
+        EXPECT_EQ(text_of(held.value().bytes()), "held");
+        auto more = co_await client.send_all(bytes_of("while dry"));
+        EXPECT_TRUE(more);
+        std::string got;
+        while (got.size() < 9) {
+            auto buf = co_await recv_within(server, 2s);
+            EXPECT_TRUE(buf) << buf.error().message();
+            if (!buf) break;
+            got += text_of(buf->bytes());
+        }
+        EXPECT_EQ(got, "while dry");
+        EXPECT_EQ(text_of(held->bytes()), "held");  // untouched by the receives meanwhile
+        client.close();
+        auto end = co_await recv_within(server, 2s);
+        EXPECT_EQ(end.error(), coil::errc::eof) << end.error().message();
+        held->reset();
+        EXPECT_EQ(in_use(), 0u);
+    };
+    coil::run(body(), tiny_pool(1, 16));
+}
+
+// The ring runs dry while the multishot is armed and nobody waits (io_uring: it ends with
+// -ENOBUFS, no waiter to hand that to). Once the buffer is back, the next call must re-arm and
+// get the bytes that waited in the socket, in order.
+TEST_P(PooledRecvTest, TheRingRunningDryWhileNobodyWaitsLosesNothing) {
+    auto body = []() -> task<void> {
+        auto [a_client, a_server] = co_await connected_pair();
+        auto [b_client, b_server] = co_await connected_pair();
+        auto s1 = co_await b_client.send_all(bytes_of("b0"));
+        EXPECT_TRUE(s1);
+        auto b0 = co_await b_server.recv_pooled();  // arms b's multishot on io_uring
+        EXPECT_EQ(text_of(b0.value().bytes()), "b0");
+        b0->reset();
+        auto s2 = co_await a_client.send_all(bytes_of("a"));
+        EXPECT_TRUE(s2);
+        auto held = co_await a_server.recv_pooled();  // now the pool's only buffer is out
+        EXPECT_TRUE(held);
+        auto s3 = co_await b_client.send_all(bytes_of("b1"));
+        EXPECT_TRUE(s3);
+        co_await coil::sleep_for(5ms);  // b's multishot meets the empty ring, nobody waiting
+        auto s4 = co_await b_client.send_all(bytes_of("b2"));
+        EXPECT_TRUE(s4);
+        held->reset();
+        std::string got;
+        while (got.size() < 4) {
+            auto buf = co_await recv_within(b_server, 2s);
+            EXPECT_TRUE(buf) << buf.error().message();
+            if (!buf) break;
+            got += text_of(buf->bytes());
+        }
+        EXPECT_EQ(got, "b1b2");
+        EXPECT_EQ(in_use(), 0u);
+    };
+    coil::run(body(), tiny_pool(1, 16));
+}
+
+// The fd number of a closed stream comes back with the next socket. Completions of the old
+// stream's multishot (queued data, its cancellation) must never reach the new stream: the old fd
+// stays open until the last of them, so the number is reused only afterwards.
+TEST_P(PooledRecvTest, AReusedFdNumberGetsOnlyItsOwnBytes) {
+    auto body = []() -> task<void> {
+        auto listener = coil::tcp_listener::bind(coil::ip_endpoint::loopback_v4(0)).value();
+        auto [c1, s1] = co_await coil::when_all(coil::tcp_connect(listener.local_endpoint(), 5s),
+                                                listener.accept());
+        tcp_stream old_client = std::move(c1).value();
+        tcp_stream old_server = std::move(s1).value();
+        auto sent = co_await old_client.send_all(bytes_of("o"));
+        EXPECT_TRUE(sent);
+        auto first = co_await old_server.recv_pooled();
+        EXPECT_TRUE(first);
+        first->reset();
+        for (int i = 0; i < 3; ++i) {  // queued (io_uring) or left in the socket (epoll)
+            auto more = co_await old_client.send_all(bytes_of("OLD"));
+            EXPECT_TRUE(more);
+            co_await coil::sleep_for(1ms);
+        }
+        const int old_fd = old_server.native_handle();
+        old_server.close();  // the multishot is cancelled; its last completion closes the fd
+        auto settled = co_await poll_until([old_fd] { return !coil::testing::fd_is_open(old_fd); });
+        EXPECT_TRUE(settled);
+        auto [c2, s2] = co_await coil::when_all(coil::tcp_connect(listener.local_endpoint(), 5s),
+                                                listener.accept());
+        tcp_stream new_client = std::move(c2).value();  // its socket took the lowest free number
+        tcp_stream new_server = std::move(s2).value();
+        // The premise: the new stream has the old one's number (else this test proves nothing).
+        EXPECT_EQ(new_client.native_handle(), old_fd);
+        auto fresh = co_await new_server.send_all(bytes_of("new"));
+        EXPECT_TRUE(fresh);
+        std::string got;
+        auto err = co_await receive_all(new_client, 3, got);
+        EXPECT_FALSE(err);
+        EXPECT_EQ(got, "new");
+        new_server.close();
+        auto end = co_await recv_within(new_client, 2s);
+        EXPECT_EQ(end.error(), coil::errc::eof) << end.error().message();
+        EXPECT_EQ(in_use(), 0u);
+    };
+    run(body());
+}
+
+// The loop's gauges after every way a pooled receive can end early: cancelled waits, a pause
+// (queue full), a close with completions queued. They return to exactly 0: an unsigned gauge
+// decremented once too often would show as a huge number, one never decremented as 1.
+TEST_P(PooledRecvTest, GaugesReturnToZeroAfterCancelPauseAndClosePaths) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair();
+        for (int i = 0; i < 5; ++i) {
+            auto r = co_await coil::with_timeout(server.recv_pooled(), 1ms);
+            EXPECT_EQ(r.error(), std::errc::timed_out);
+        }
+        auto sent = co_await client.send_all(bytes_of("!"));
+        EXPECT_TRUE(sent);
+        auto first = co_await server.recv_pooled();
+        EXPECT_TRUE(first);
+        first->reset();
+        (void)client.set_nodelay();
+        for (int i = 0; i < 40; ++i) {  // past the queue's limit: the multishot pauses
+            auto more = co_await client.send_all(bytes_of("m"));
+            EXPECT_TRUE(more);
+            co_await coil::sleep_for(1ms);
+        }
+        auto r = co_await coil::with_timeout(server.recv_pooled(), 1ms);  // takes one queued
+        EXPECT_TRUE(r);
+        if (r) r->reset();
+        server.close();
+        auto settled = co_await poll_until([] {
+            return coil::event_loop::current_or_throw().io_in_flight() == 0 && in_use() == 0;
+        });
+        EXPECT_TRUE(settled);
+        const coil::loop_stats st = coil::event_loop::current_or_throw().stats();
+        EXPECT_EQ(st.ops_in_flight, 0u);
+        EXPECT_EQ(st.pool_buffers_in_use, 0u);
+    };
+    run(body());
+}
+
+// Regression (issue 9 review): bytes received for a waiting call whose task was destroyed after
+// they came and before it resumed (io_uring: the multishot delivered a buffer to it; epoll: the
+// receive ran on readiness) went back to the pool with the bytes in them: the stream lost them,
+// and the next call waited for bytes that had already come. Now the next call gets them first.
+TEST_P(PooledRecvTest, BytesReceivedForATaskDestroyedBeforeItResumedGoToTheNextCall) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair();
+        auto sent0 = co_await client.send_all(bytes_of("0"));
+        EXPECT_TRUE(sent0);
+        auto first = co_await server.recv_pooled();  // arms the multishot on io_uring
+        EXPECT_TRUE(first);
+        first->reset();
+        auto waiter = [](const tcp_stream& s) -> task<void> {
+            auto r = co_await s.recv_pooled();
+            ADD_FAILURE() << "resumed: " << (r ? text_of(r->bytes()) : r.error().message());
+        };
+        {
+            coil::task_group group;
+            group.spawn(waiter(server));
+            co_await coil::sleep_for(2ms);  // it waits now
+            // Straight to the socket, not through the loop: the bytes are there before this
+            // task yields, so the loop receives them for the waiter and queues it behind us.
+            const char precious[] = "precious";
+            EXPECT_EQ(::send(client.native_handle(), precious, 8, MSG_NOSIGNAL), 8);
+            co_await coil::yield();
+            // The premise: a buffer holds the bytes for the waiter, which has not resumed.
+            EXPECT_EQ(in_use(), 1u);
+        }  // destroys the waiter
+        auto r = co_await recv_within(server, 300ms);
+        EXPECT_TRUE(r) << r.error().message();
+        if (r) {
+            EXPECT_EQ(text_of(r->bytes()), "precious");
+        }
+        if (r) r->reset();
+        client.close();
+        auto end = co_await recv_within(server, 2s);
+        EXPECT_EQ(end.error(), coil::errc::eof) << end.error().message();
+        EXPECT_EQ(in_use(), 0u);
+    };
+    run(body());
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 //
 // Cost: visit() is an always-inlined switch over a dense enum whose cases call static member
 // functions the compiler sees, so run_once() and prep() compile to what the old hand-written
-// switches gave (a jump table); traits_of() is a load from a table built at compile time. No
-// function pointer, no indirect call.
+// switches gave (a jump table); traits_of() is a bounds check and a load from a table built at
+// compile time. No function pointer, no indirect call.
 //
 // Adding an operation: its header here, one include and one case below, its op_code in
 // runtime/detail/io_op.hpp, its factory in runtime/io.hpp (docs/backends.md, "Adding an
@@ -70,11 +70,15 @@ constexpr auto make_traits_table() noexcept {
 }
 }  // namespace detail_
 
-/// Every op's traits, built at compile time from the op types: traits_of(code).x is one load.
+/// Every op's traits, built at compile time from the op types: traits_of(code).x is one load
+/// (after a bounds check).
 inline constexpr auto traits_table = detail_::make_traits_table();
 
+/// Total, as visit() is: a code that names no operation (memory corruption) gets the nop's
+/// traits, never a read past the table (one compare, predicted).
 constexpr const op_traits& traits_of(op_code code) noexcept {
-    return traits_table[static_cast<std::size_t>(code)];
+    const auto i = static_cast<std::size_t>(code);
+    return i < traits_table.size() ? traits_table[i] : traits_table[static_cast<std::size_t>(op_code::nop)];
 }
 
 /// One non-blocking attempt of the op's syscall: the result, or -errno (see sys_op.hpp for the
