@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -391,6 +394,95 @@ TEST_P(SyncTest, ValueHandedToAReceiverDestroyedBeforeItRanIsNotLost) {
         EXPECT_TRUE(second && *second == 8);
     };
     run_bounded(body());
+}
+
+// A value whose move constructor throws while its id is poisoned (a type that allocates to move,
+// say, under memory pressure). Test thread only.
+struct fragile {
+    static inline std::vector<int> poisoned;
+    int id = 0;
+    explicit fragile(int i) noexcept : id(i) {}
+    fragile(fragile&& other) : id(other.id) {
+        if (std::find(poisoned.begin(), poisoned.end(), id) != poisoned.end()) {
+            throw std::runtime_error("fragile: move failed");
+        }
+    }
+    fragile& operator=(fragile&& other) {
+        fragile moved(std::move(other));
+        id = moved.id;
+        return *this;
+    }
+};
+
+task<void> send_fragile(coil::channel<fragile>& ch, int id) {
+    auto sent = co_await ch.send(fragile(id));
+    EXPECT_TRUE(sent);
+}
+
+// A receive that makes room moves the first parked sender's value into the queue. When that move
+// threw after the received value had already left the queue, the value was lost and the sender
+// stayed parked beside an empty queue. Now the receive throws having taken nothing.
+TEST_P(SyncTest, ChannelReceiveWhoseRefillFromAParkedSenderThrowsLosesNoValue) {
+    auto body = []() -> task<void> {
+        coil::channel<fragile> ch(1);
+        coil::task_group group;
+        EXPECT_TRUE(ch.try_send(fragile(1)));
+        group.spawn(send_fragile(ch, 2));
+        group.spawn(send_fragile(ch, 3));
+        co_await yield_turns(3);  // both senders parked: the channel is full
+        fragile::poisoned = {2};
+        EXPECT_THROW((void)ch.try_receive(), std::runtime_error);
+        bool awaited_threw = false;
+        try {
+            auto r = co_await ch.receive();
+            (void)r;
+        } catch (const std::runtime_error&) {
+            awaited_threw = true;
+        }
+        EXPECT_TRUE(awaited_threw);
+        EXPECT_EQ(ch.size(), 1u);
+        fragile::poisoned.clear();
+        std::vector<int> got;
+        for (int i = 0; i < 3; ++i) {
+            auto v = co_await ch.receive();
+            EXPECT_TRUE(v);
+            if (v) got.push_back(v->id);
+        }
+        co_await group.join();
+        EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+    };
+    run_bounded(body());
+}
+
+// A receiver handed a value and destroyed before it ran gives the value back from its destructor,
+// where a throwing move used to terminate the process. It is dropped and logged instead, and the
+// channel carries on.
+TEST_P(SyncTest, ValueGivenBackByADestroyedReceiverWhoseMoveThrowsIsDroppedAndLogged) {
+    std::vector<std::string> errors;
+    auto previous = coil::set_log_handler([&](coil::log_level level, std::string_view m) {
+        if (level == coil::log_level::error) errors.emplace_back(m);
+    });
+    auto body = []() -> task<void> {
+        coil::channel<fragile> ch(1);
+        std::optional<coil::task_group> doomed(std::in_place);
+        doomed->spawn([](coil::channel<fragile>& c) -> task<void> {
+            (void)co_await c.receive();
+            ADD_FAILURE() << "the doomed receiver ran";
+        }(ch));
+        co_await coil::yield();  // parked
+        EXPECT_TRUE(ch.try_send(fragile(7)));  // handed straight to the parked receiver
+        fragile::poisoned = {7};
+        doomed.reset();  // gives 7 back: its move throws
+        fragile::poisoned.clear();
+        EXPECT_EQ(ch.size(), 0u);
+        EXPECT_TRUE(ch.try_send(fragile(8)));
+        auto next = ch.try_receive();
+        EXPECT_TRUE(next && next->id == 8);
+    };
+    run_bounded(body());
+    coil::set_log_handler(std::move(previous));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("coil::channel"), std::string::npos) << errors[0];
 }
 
 // A parked waiter whose task is destroyed leaves the queue: nothing is handed to the freed frame
