@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -201,6 +202,23 @@ TEST_P(SyncTest, SemaphoreNeverIssuesMorePermitsThanItHas) {
         EXPECT_EQ(s.available(), 2u);
     };
     run_bounded(body());
+}
+
+// release(n) past SIZE_MAX free permits wrapped the count round (to 0 here: no permit left at
+// all, every later acquire parked). tokio refuses more than its MAX_PERMITS; coil saturates.
+TEST_P(SyncTest, SemaphoreReleasePastTheMaximumSaturatesInsteadOfWrapping) {
+    constexpr std::size_t most = std::numeric_limits<std::size_t>::max();
+    coil::semaphore full(most);
+    full.release(1);
+    EXPECT_EQ(full.available(), most);
+    coil::semaphore some(5);
+    some.release(most);
+    EXPECT_EQ(some.available(), most);
+    auto taken = some.try_acquire();
+    EXPECT_TRUE(taken.has_value());
+    EXPECT_EQ(some.available(), most - 1);
+    taken.reset();  // returns the permit
+    EXPECT_EQ(some.available(), most);
 }
 
 TEST_P(SyncTest, CancelledAcquireTakesNoPermitAndReleaseReachesTheNextWaiter) {
