@@ -204,6 +204,46 @@ TEST_P(SyncTest, SemaphoreNeverIssuesMorePermitsThanItHas) {
     run_bounded(body());
 }
 
+task<void> acquire_and_record(coil::semaphore& s, bool& ran, bool& got_permit) {
+    auto permit = co_await s.acquire();
+    ran = true;
+    got_permit = permit.has_value() && permit->owns_permit();
+}
+
+// tokio's semaphore once lost a permit handed to a waiter that was cancelled or dropped at that
+// moment. Here a permit handed over stays handed over: a waiter cancelled after the hand-over
+// resumes with it, and one destroyed before it ran passes it to the next waiter.
+TEST_P(SyncTest, PermitHandedToAWaiterCancelledOrDestroyedBeforeItRanIsNotLost) {
+    auto body = []() -> task<void> {
+        coil::semaphore s(0);
+        bool doomed_ran = false, doomed_got = false;
+        bool cancelled_ran = false, cancelled_got = false;
+        bool next_ran = false, next_got = false;
+        std::optional<coil::task_group> doomed(std::in_place);
+        doomed->spawn(acquire_and_record(s, doomed_ran, doomed_got));
+        co_await coil::yield();
+        coil::task_group cancelled;
+        cancelled.spawn(acquire_and_record(s, cancelled_ran, cancelled_got));
+        co_await coil::yield();
+        coil::task_group next;
+        next.spawn(acquire_and_record(s, next_ran, next_got));
+        co_await yield_turns(2);  // all three parked, in this order
+        s.release(2);             // handed to the doomed and the cancelled waiter
+        EXPECT_EQ(s.available(), 0u);
+        cancelled.cancel();       // too late: it resumes with its permit
+        doomed.reset();           // destroyed before it ran: its permit goes to the next waiter
+        co_await cancelled.join();
+        co_await next.join();
+        EXPECT_FALSE(doomed_ran);
+        EXPECT_TRUE(cancelled_ran);
+        EXPECT_TRUE(cancelled_got);
+        EXPECT_TRUE(next_ran);
+        EXPECT_TRUE(next_got);
+        EXPECT_EQ(s.available(), 2u);  // both permits came back when their holders ended
+    };
+    run_bounded(body());
+}
+
 // release(n) past SIZE_MAX free permits wrapped the count round (to 0 here: no permit left at
 // all, every later acquire parked). tokio refuses more than its MAX_PERMITS; coil saturates.
 TEST_P(SyncTest, SemaphoreReleasePastTheMaximumSaturatesInsteadOfWrapping) {
