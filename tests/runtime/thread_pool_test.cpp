@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -364,6 +365,68 @@ TEST_P(ThreadPoolTest, CompletionRacingTheDestructionOfTheAwaiterIsSafe) {
     }
     pool.stop();
     EXPECT_EQ(live.load(), 0);
+}
+
+// A job that shuts its own pool down (stop() on a pool thread) must not join its own thread: the
+// jobs queued behind it come back cancelled, its own value is still delivered, and a post it
+// makes to the awaiting loop runs there. The destructor's stop() later is a no-op.
+TEST_P(ThreadPoolTest, AJobThatStopsItsOwnPoolAndPostsToItsLoopCompletes) {
+    gate held;
+    std::atomic<bool> started{false};
+    std::atomic<int> others_ran{0};
+    std::thread::id loop_thread;
+    std::thread::id posted_ran_on;
+    bool posted_ran = false;
+    {
+        coil::thread_pool pool({.threads = 1, .queue_capacity = 4});
+        run([&]() -> task<void> {
+            loop_thread = std::this_thread::get_id();
+            coil::event_loop& loop = coil::event_loop::current_or_throw();
+            coil::task_group group(co_await coil::current_cancel_token());
+            coil::result<int> first = 0;
+            std::vector<coil::result<int>> rest(2, 0);
+            group.spawn([](coil::thread_pool& p, coil::event_loop& l, gate& g, std::atomic<bool>& s,
+                           std::thread::id& on, bool& ran, coil::result<int>& out) -> task<void> {
+                auto job = [&p, &l, &g, &s, &on, &ran] {
+                    s = true;
+                    if (!g.wait()) return 0;
+                    p.stop();  // from inside: cancels the queued jobs, detaches this thread
+                    l.post([&on, &ran] {
+                        on = std::this_thread::get_id();
+                        ran = true;
+                    });
+                    return 7;
+                };
+                out = co_await p.run(std::move(job));
+            }(pool, loop, held, started, posted_ran_on, posted_ran, first));
+            const bool running = co_await eventually([&] { return started.load(); });
+            CO_ASSERT_TRUE(running);
+            for (auto& slot : rest) {
+                group.spawn([](coil::thread_pool& p, std::atomic<int>& n,
+                               coil::result<int>& out) -> task<void> {
+                    out = co_await p.run([&] { return n.fetch_add(1) + 100; });
+                }(pool, others_ran, slot));
+            }
+            co_await coil::yield();
+            EXPECT_EQ(pool.queued(), 2u);
+            held.open();
+            co_await group.join();
+            CO_ASSERT_TRUE(first.has_value());
+            EXPECT_EQ(*first, 7);
+            for (auto& r : rest) {
+                EXPECT_FALSE(r.has_value());
+                if (!r) {
+                    EXPECT_EQ(r.error(), std::errc::operation_canceled);
+                }
+            }
+            const bool posted = co_await eventually([&] { return posted_ran; });
+            EXPECT_TRUE(posted);
+            auto late = co_await pool.run([] { return 5; });
+            EXPECT_FALSE(late.has_value());
+        }());
+    }  // ~thread_pool: stop() again, with the detached worker perhaps still finishing
+    EXPECT_EQ(others_ran.load(), 0);
+    EXPECT_EQ(posted_ran_on, loop_thread);
 }
 
 // stop() completes queued and waiting jobs as cancelled at once (they never run), and waits for
