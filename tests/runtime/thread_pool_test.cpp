@@ -429,6 +429,66 @@ TEST_P(ThreadPoolTest, AJobThatStopsItsOwnPoolAndPostsToItsLoopCompletes) {
     EXPECT_EQ(posted_ran_on, loop_thread);
 }
 
+// stop() is callable from any thread and idempotent, so two threads may call it at once (a
+// shutdown path and a destructor, say). Both used to join the same std::threads: glibc's second
+// pthread_join fails (EINVAL, thrown as std::system_error, fatal in the destructor), and a job
+// calling stop() detached its own thread while the other caller was joining it.
+TEST_P(ThreadPoolTest, ConcurrentStopsAndAStopFromInsideAJobAllReturn) {
+    coil::thread_pool pool({.threads = 2, .queue_capacity = 4});
+    gate held;
+    std::atomic<int> started{0};
+    std::atomic<int> stoppers_in{0};
+    std::atomic<int> stop_errors{0};
+    std::vector<std::thread> stoppers;
+    run([&]() -> task<void> {
+        coil::task_group group(co_await coil::current_cancel_token());
+        std::vector<coil::result<int>> out(2, 0);
+        for (int i = 0; i < 2; ++i) {
+            group.spawn([](coil::thread_pool& p, gate& g, std::atomic<int>& s, std::atomic<int>& errors,
+                           bool stop_inside, coil::result<int>& o) -> task<void> {
+                auto job = [&p, &g, &s, &errors, stop_inside] {
+                    ++s;
+                    if (!g.wait()) return 0;
+                    if (stop_inside) {
+                        try {
+                            p.stop();
+                        } catch (const std::system_error&) {
+                            ++errors;
+                        }
+                    }
+                    return 1;
+                };
+                o = co_await p.run(std::move(job));
+            }(pool, held, started, stop_errors, i == 0, out[static_cast<std::size_t>(i)]));
+        }
+        const bool running = co_await eventually([&] { return started.load() == 2; });
+        CO_ASSERT_TRUE(running);
+        for (int i = 0; i < 2; ++i) {
+            stoppers.emplace_back([&] {
+                ++stoppers_in;
+                try {
+                    pool.stop();  // joins both pool threads, each held in its job
+                } catch (const std::system_error&) {
+                    ++stop_errors;
+                }
+            });
+        }
+        const bool both_in = co_await eventually([&] { return stoppers_in.load() == 2; });
+        CO_ASSERT_TRUE(both_in);
+        co_await coil::sleep_for(100ms);  // both are waiting in stop() by now
+        held.open();
+        co_await group.join();
+        for (auto& o : out) {
+            EXPECT_TRUE(o.has_value());
+            if (o) {
+                EXPECT_EQ(*o, 1);
+            }
+        }
+    }());
+    for (auto& t : stoppers) t.join();
+    EXPECT_EQ(stop_errors.load(), 0);
+}
+
 // stop() completes queued and waiting jobs as cancelled at once (they never run), and waits for
 // the running one, whose result is still delivered.
 TEST_P(ThreadPoolTest, ShutdownCancelsQueuedWorkAndWaitsForRunningWork) {
