@@ -42,6 +42,20 @@ std::optional<std::uint16_t> numeric_port(std::string_view service) {
     return static_cast<std::uint16_t>(value);
 }
 
+// True for what getaddrinfo takes as a number rather than a service name: glibc reads the service
+// with strtoul (leading white space, a sign, decimal digits, up to the end) and keeps only the low
+// 16 bits of the value, so "70000" would become port 4464 and "-1" port 65535.
+bool numeric_to_getaddrinfo(std::string_view service) {
+    std::size_t i = 0;
+    while (i < service.size() && (service[i] == ' ' || (service[i] >= '\t' && service[i] <= '\r'))) ++i;
+    if (i < service.size() && (service[i] == '+' || service[i] == '-')) ++i;
+    if (i == service.size()) return false;
+    for (; i < service.size(); ++i) {
+        if (service[i] < '0' || service[i] > '9') return false;
+    }
+    return true;
+}
+
 // Runs on a pool thread: only its arguments, no loop state.
 result<std::vector<ip_endpoint>> lookup(const std::string& host, const std::string& service) {
     addrinfo hints{};
@@ -92,7 +106,9 @@ task<result<std::vector<ip_endpoint>>> resolve(std::string host, std::string ser
                                                thread_pool& pool) {
     if (has_nul(host) || has_nul(service)) co_return std::errc::invalid_argument;
     // An address literal needs no lookup: convert it here, without a thread hop or DNS.
-    if (auto port = numeric_port(service)) {
+    const std::optional<std::uint16_t> port = numeric_port(service);
+    if (!port && numeric_to_getaddrinfo(service)) co_return std::errc::invalid_argument;
+    if (port) {
         if (auto literal = ip_endpoint::from_address(host, *port)) {
             co_return std::vector<ip_endpoint>{*literal};
         }

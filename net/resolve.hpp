@@ -9,11 +9,15 @@
 // resolve_category() (message: gai_strerror(3); compare with coil::resolve_errc, e.g.
 // resolve_errc::host_not_found for EAI_NONAME), EAI_SYSTEM as the errno it stands for
 // (std::system_category()), std::errc::invalid_argument for a host or service holding a NUL
-// byte, and std::errc::operation_canceled.
+// byte or for a numeric service that is not a port (see Service), and
+// std::errc::operation_canceled.
 // Host: a name, or an address literal ("127.0.0.1", "::1", "fe80::1%eth0"), which is converted
 // at once on the calling thread: no pool thread, no DNS; or empty, which getaddrinfo answers with
-// the loopback addresses (a null node without AI_PASSIVE). Service: a decimal port ("8080"), a
-// service name from /etc/services ("http"), or empty (port 0); not both empty (host_not_found).
+// the loopback addresses (a null node without AI_PASSIVE). Service: a decimal port ("8080", 0 ..
+// 65535, digits only), a service name from /etc/services ("http"), or empty (port 0); not both
+// empty (host_not_found). Anything getaddrinfo would read as a number but is not such a port
+// ("70000", "-1", "+80", " 80") is std::errc::invalid_argument: glibc would keep the number's low
+// 16 bits and quietly use another port.
 // Messages: the error_code's message is gai_strerror's ("Name or service not known"), which names
 // neither the host nor the service; say which in your own log line.
 // Threading: the lookup runs on `pool` (by default thread_pool::default_pool()) and the task

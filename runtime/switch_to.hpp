@@ -21,6 +21,11 @@
 // destroyed until it has resumed on `target`.
 // Lifetime: `target` must be running (inside event_loop::run) and stay alive until the coroutine
 // has resumed there; in a coil::loop_group that holds while any entry task is still running.
+// The home loop (the one the coroutine first left) counts as having external work
+// (event_loop::external_work) from the hop away until the coroutine is back on it: its run()
+// waits for the coroutine instead of reporting a task that can never finish (which would destroy
+// the frame while it runs on the other thread). A loop with nothing else to do therefore simply
+// waits, also when the coroutine never comes back.
 
 #include <coroutine>
 
@@ -29,6 +34,19 @@
 
 namespace coil {
 
+namespace detail {
+// Which coroutine frames are away from their home loop, and that loop's external_work guard
+// (runtime/switch_to.cpp). Keyed by frame address: a frame keeps its address for its lifetime,
+// and the hops of one coroutine are ordered by the posts between them.
+/// On the thread leaving `from`: unless `frame` is away already (from its own home), `from` is its
+/// home and holds external work until the frame is back. True if this call made it so.
+bool note_left_home(void* frame, event_loop& from);
+/// On `here`'s thread, after a hop: if `here` is the home `frame` left, it is back (released).
+void note_arrived(void* frame, event_loop& here) noexcept;
+/// Undoes note_left_home (the hop failed before it was posted).
+void forget_left_home(void* frame) noexcept;
+}  // namespace detail
+
 class switch_to_awaitable {
 public:
     explicit switch_to_awaitable(event_loop& target) noexcept : target_(&target) {}
@@ -36,11 +54,21 @@ public:
     [[nodiscard]] bool await_ready() const noexcept { return event_loop::current() == target_; }
     void await_suspend(std::coroutine_handle<> h) {
         node_.handle = h;
+        event_loop* from = event_loop::current();
+        const bool left_home = from != nullptr && detail::note_left_home(h.address(), *from);
         // The node lives in the suspended frame, which nothing resumes or destroys until target
         // schedules it (see Cancellation above); schedule() must run on target's thread.
-        target_->post([target = target_, node = &node_] { target->schedule(*node); });
+        try {
+            target_->post([target = target_, node = &node_] { target->schedule(*node); });
+        } catch (...) {
+            if (left_home) detail::forget_left_home(h.address());
+            throw;
+        }
     }
-    void await_resume() const noexcept {}
+    void await_resume() const noexcept {
+        // Suspended (a hop happened): on target's thread now; back home if target is the home.
+        if (node_.handle) detail::note_arrived(node_.handle.address(), *target_);
+    }
 
 private:
     event_loop* target_;

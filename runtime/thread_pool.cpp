@@ -58,6 +58,9 @@ struct pool_core {
     job_list running;
     std::size_t capacity = 1;
     bool stopping = false;
+    // Held by the stop() that joins the threads: std::thread::join and detach on one thread object
+    // from two callers at once is undefined (glibc's second pthread_join fails with EINVAL).
+    std::mutex joining;
 
     // A slot came free: the longest waiter takes it.
     void admit_waiting() noexcept {
@@ -93,8 +96,13 @@ void pool_job::on_delivered(event_loop& loop, pool_job& job) noexcept {
 
 namespace {
 
+// The pool whose thread this is (null on other threads): stop() on one of its own threads must
+// not wait for another stop() that may be joining this very thread.
+thread_local const pool_core* worker_of = nullptr;
+
 void worker_main(std::shared_ptr<pool_core> core, std::size_t index, std::optional<int> nice,
                  std::promise<int> started) {
+    worker_of = core.get();
     // Signals belong to the threads that wait for them (signal_set), not to pool threads.
     sigset_t all;
     sigfillset(&all);
@@ -205,6 +213,15 @@ void thread_pool::stop() {
     while (detail::pool_job* job = cancelled.pop_front()) {
         job->deliver();
         job->release();  // the pool's reference
+    }
+    // One caller joins at a time; a later one finds the threads joined already. A pool thread
+    // that finds another caller joining returns at once: that caller may be joining this thread,
+    // which ends once its job returns.
+    std::unique_lock joining(core_->joining, std::defer_lock);
+    if (detail::worker_of == core_.get()) {
+        if (!joining.try_lock()) return;
+    } else {
+        joining.lock();
     }
     const auto self = std::this_thread::get_id();
     for (std::thread& t : workers_) {

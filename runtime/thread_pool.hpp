@@ -103,8 +103,10 @@ public:
     template <class Fn>
     auto run(Fn&& fn);
 
-    /// Stops the pool (see "Shutdown" above) and joins its threads. Idempotent. Called on a pool
-    /// thread (from inside a job), it does not wait for that thread: it detaches it instead.
+    /// Stops the pool (see "Shutdown" above) and joins its threads. Idempotent; concurrent calls
+    /// are safe (one joins, the others wait for it). Called on a pool thread (from inside a job),
+    /// it does not wait for that thread: it detaches it, or, if another stop() is joining the
+    /// threads already, returns at once (that one joins this thread once the job returns).
     void stop();
 
     [[nodiscard]] std::size_t threads() const noexcept { return thread_count_; }

@@ -28,6 +28,11 @@
 // std::invalid_argument: there is no rendezvous mode), except that a value handed to a receiver
 // whose task is destroyed before it runs goes back to the front of the queue (or to the next
 // waiting receiver), which may exceed the capacity by that value until it is received.
+// Exceptions: an exception from T's move constructor (or from an allocation of the queue) leaves
+// the channel as it was and propagates out of the send or receive that moved it: a receive that
+// throws took no value, and a parked sender whose value could not be queued stays parked. Only a
+// value handed to a receiver whose task is then destroyed before it runs has nobody to report to
+// if moving it back throws: it is dropped and an error is logged (runtime/log.hpp).
 // Threading: every member may be called from any thread (send/receive from a task on any loop);
 // a parked task resumes on its own loop's thread (directly from an operation on that thread,
 // through event_loop::post from any other). Values are moved under the channel's std::mutex, on
@@ -52,6 +57,7 @@
 
 #include "coil/runtime/errc.hpp"
 #include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/log.hpp"
 #include "coil/runtime/result.hpp"
 #include "coil/runtime/sync/detail/sync_awaitable.hpp"
 #include "coil/runtime/sync/detail/waiter.hpp"
@@ -123,9 +129,9 @@ public:
     result<T> try_receive() {
         std::lock_guard lock(mutex_);
         if (!queue_.empty()) {
+            refill_locked();  // first: if it throws, nothing was taken (see "Exceptions")
             result<T> out(std::move(queue_.front()));
             queue_.pop_front();
-            refill_locked();
             return out;
         }
         if (closed_) return errc::closed;
@@ -195,7 +201,16 @@ public:
         receive_awaitable(receive_awaitable&&) noexcept = default;
         ~receive_awaitable() {
             this->abandon_parked([this] {
-                if (this->waiter_.value) channel_.give_back_locked(std::move(*this->waiter_.value));
+                if (!this->waiter_.value) return;
+                try {
+                    channel_.give_back_locked(std::move(*this->waiter_.value));
+                } catch (...) {
+                    // A destructor cannot report it, and terminating the process for one value
+                    // is worse than losing it: say so through the log hook.
+                    log(log_level::error,
+                        "coil::channel: a value handed to a receiver destroyed before it ran was "
+                        "dropped: moving it back into the channel threw");
+                }
             });
         }
 
@@ -216,9 +231,9 @@ public:
         detail::waiter_list& waiters() noexcept { return channel_.receivers_; }
         detail::attempt try_take_locked() {
             if (!channel_.queue_.empty()) {
+                channel_.refill_locked();  // first: if it throws, nothing was taken
                 this->waiter_.value.emplace(std::move(channel_.queue_.front()));
                 channel_.queue_.pop_front();
-                channel_.refill_locked();
                 return detail::attempt::taken;
             }
             if (channel_.closed_) {
@@ -249,7 +264,9 @@ private:
         queue_.push_back(std::move(value));
         return true;
     }
-    // A receive made room: the first parked sender's value joins the queue. Mutex held.
+    // A receive is about to take a value: the first parked sender's value joins the queue (which
+    // holds one value more than its capacity until the receive pops the front). Mutex held. If the
+    // value's move (or the queue's allocation) throws, nothing changed: the sender stays parked.
     void refill_locked() {
         if (detail::sync_waiter* w = senders_.head) {
             send_waiter& s = *static_cast<send_waiter*>(w);

@@ -10,7 +10,8 @@
 // release()d), or std::errc::operation_canceled if the task's cancel token fired before a permit
 // was handed to it (checked first). A waiter handed a permit keeps it even if it is cancelled
 // before it runs. release(n) also adds permits that no acquire took (the count may grow past its
-// initial value: that is how permits are added later).
+// initial value: that is how permits are added later), up to SIZE_MAX free permits: a release
+// past that saturates there (it would otherwise wrap the count round to a few or none).
 // Fairness: FIFO. A released permit goes straight to the longest-waiting task; a permit is never
 // free while tasks wait, so a newcomer cannot overtake them. try_acquire() takes a free permit only.
 // Threading: every member may be called from any thread; a waiter resumes on its own loop's thread
@@ -25,6 +26,7 @@
 #include <cassert>
 #include <coroutine>
 #include <cstddef>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -128,7 +130,8 @@ private:
     void release_locked(std::size_t n) noexcept {
         for (; n > 0; --n) {
             if (detail::grant_first(waiters_) == nullptr) {
-                available_ += n;
+                constexpr std::size_t most = std::numeric_limits<std::size_t>::max();
+                available_ = n > most - available_ ? most : available_ + n;
                 return;
             }
         }

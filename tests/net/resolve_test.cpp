@@ -94,6 +94,36 @@ TEST_P(ResolveTest, NulByteIsInvalidArgument) {
     }());
 }
 
+// glibc's getaddrinfo reads a numeric service with strtoul and keeps its low 16 bits: "70000"
+// would give port 4464 and "-1" port 65535, so a typo connects somewhere else. A service that is
+// a number is a port, 0 .. 65535, or invalid_argument; on a name and on an address literal alike.
+TEST_P(ResolveTest, NumericPortOutOfRangeIsRefusedNotWrapped) {
+    run([]() -> task<void> {
+        for (const char* host : {"127.0.0.1", "localhost"}) {
+            for (const char* service : {"70000", "65536", "-1", "+80", " 80", "99999999999999999999"}) {
+                auto r = co_await coil::resolve(host, service);
+                EXPECT_FALSE(r.has_value()) << host << " '" << service << "' gave "
+                                            << (r ? r->front().to_string() : "");
+                if (!r) {
+                    EXPECT_EQ(r.error(), std::errc::invalid_argument) << host << " '" << service << "'";
+                }
+            }
+            auto top = co_await coil::resolve(host, "65535");
+            EXPECT_TRUE(top.has_value()) << host;
+            if (top) {
+                EXPECT_EQ(top->front().port(), 65535) << host;
+            }
+        }
+        // A service name that starts with a digit is still a name (/etc/services: 9pfs 564/tcp).
+        auto named = co_await coil::resolve("127.0.0.1", "9pfs");
+        if (named) {
+            EXPECT_EQ(named->front().port(), 564);
+        } else {
+            EXPECT_EQ(named.error(), coil::resolve_errc::service_not_found);  // not in this services file
+        }
+    }());
+}
+
 // Holds the pool's only thread, so that a lookup stays queued.
 struct gate {
     std::mutex mutex;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <cerrno>
 #include <chrono>
+#include <coroutine>
 #include <future>
 #include <mutex>
 #include <set>
@@ -189,6 +190,48 @@ TEST_P(LoopGroupTest, SwitchToMovesTheCoroutineToAnotherLoopAndBack) {
     EXPECT_EQ(away_loop, loops[1]);
     EXPECT_EQ(back_thread, home_thread);
     EXPECT_EQ(back_loop, loops[0]);
+}
+
+// A loop whose only task switched to another loop has nothing of its own to wait for: no I/O, no
+// timer, no post yet. It must wait for the task to come back, not report "can never finish" and
+// destroy the frame that is running on the other thread meanwhile (run() destroys an unfinished
+// root). Plain loops, no loop_group (whose loops hold external work of their own).
+TEST_P(LoopGroupTest, SwitchToAwayFromALoopWithNothingElseToDoKeepsItWaiting) {
+    std::promise<coil::event_loop*> away_ready;
+    coil::event finish;
+    std::thread away_thread([&] {
+        coil::event_loop away(options());
+        away_ready.set_value(&away);
+        away.run([](coil::event& f) -> task<void> { (void)co_await f.wait(); }(finish));
+    });
+    coil::event_loop* away = away_ready.get_future().get();
+    coil::event_loop home(options());
+    bool ran_away = false;
+    bool came_back = false;
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_NO_THROW(home.run([](coil::event_loop& there, coil::event_loop& back, bool& on_away,
+                                    bool& on_home) -> task<void> {
+            co_await coil::switch_to(there);
+            // Long enough that home reaches its wait while this frame runs here.
+            std::this_thread::sleep_for(50ms);
+            on_away = coil::event_loop::current() == &there;
+            co_await coil::switch_to(back);
+            on_home = coil::event_loop::current() == &back;
+        }(*away, home, ran_away, came_back)));
+        EXPECT_TRUE(ran_away);
+        EXPECT_TRUE(came_back);
+        ran_away = came_back = false;
+    }
+    // Back home for good: the loop reports a task that can never finish again (what kept it
+    // waiting while the task was away was let go).
+    struct never_resumes {
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        void await_resume() const noexcept {}
+    };
+    EXPECT_THROW(home.run([]() -> task<void> { co_await never_resumes{}; }()), std::logic_error);
+    finish.set();
+    away_thread.join();
 }
 
 TEST_P(LoopGroupTest, StopCancelsEveryEntryAndSpawnedTaskAndJoins) {

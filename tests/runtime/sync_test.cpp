@@ -7,9 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -198,6 +202,63 @@ TEST_P(SyncTest, SemaphoreNeverIssuesMorePermitsThanItHas) {
         EXPECT_EQ(s.available(), 2u);
     };
     run_bounded(body());
+}
+
+task<void> acquire_and_record(coil::semaphore& s, bool& ran, bool& got_permit) {
+    auto permit = co_await s.acquire();
+    ran = true;
+    got_permit = permit.has_value() && permit->owns_permit();
+}
+
+// tokio's semaphore once lost a permit handed to a waiter that was cancelled or dropped at that
+// moment. Here a permit handed over stays handed over: a waiter cancelled after the hand-over
+// resumes with it, and one destroyed before it ran passes it to the next waiter.
+TEST_P(SyncTest, PermitHandedToAWaiterCancelledOrDestroyedBeforeItRanIsNotLost) {
+    auto body = []() -> task<void> {
+        coil::semaphore s(0);
+        bool doomed_ran = false, doomed_got = false;
+        bool cancelled_ran = false, cancelled_got = false;
+        bool next_ran = false, next_got = false;
+        std::optional<coil::task_group> doomed(std::in_place);
+        doomed->spawn(acquire_and_record(s, doomed_ran, doomed_got));
+        co_await coil::yield();
+        coil::task_group cancelled;
+        cancelled.spawn(acquire_and_record(s, cancelled_ran, cancelled_got));
+        co_await coil::yield();
+        coil::task_group next;
+        next.spawn(acquire_and_record(s, next_ran, next_got));
+        co_await yield_turns(2);  // all three parked, in this order
+        s.release(2);             // handed to the doomed and the cancelled waiter
+        EXPECT_EQ(s.available(), 0u);
+        cancelled.cancel();       // too late: it resumes with its permit
+        doomed.reset();           // destroyed before it ran: its permit goes to the next waiter
+        co_await cancelled.join();
+        co_await next.join();
+        EXPECT_FALSE(doomed_ran);
+        EXPECT_TRUE(cancelled_ran);
+        EXPECT_TRUE(cancelled_got);
+        EXPECT_TRUE(next_ran);
+        EXPECT_TRUE(next_got);
+        EXPECT_EQ(s.available(), 2u);  // both permits came back when their holders ended
+    };
+    run_bounded(body());
+}
+
+// release(n) past SIZE_MAX free permits wrapped the count round (to 0 here: no permit left at
+// all, every later acquire parked). tokio refuses more than its MAX_PERMITS; coil saturates.
+TEST_P(SyncTest, SemaphoreReleasePastTheMaximumSaturatesInsteadOfWrapping) {
+    constexpr std::size_t most = std::numeric_limits<std::size_t>::max();
+    coil::semaphore full(most);
+    full.release(1);
+    EXPECT_EQ(full.available(), most);
+    coil::semaphore some(5);
+    some.release(most);
+    EXPECT_EQ(some.available(), most);
+    auto taken = some.try_acquire();
+    EXPECT_TRUE(taken.has_value());
+    EXPECT_EQ(some.available(), most - 1);
+    taken.reset();  // returns the permit
+    EXPECT_EQ(some.available(), most);
 }
 
 TEST_P(SyncTest, CancelledAcquireTakesNoPermitAndReleaseReachesTheNextWaiter) {
@@ -391,6 +452,95 @@ TEST_P(SyncTest, ValueHandedToAReceiverDestroyedBeforeItRanIsNotLost) {
         EXPECT_TRUE(second && *second == 8);
     };
     run_bounded(body());
+}
+
+// A value whose move constructor throws while its id is poisoned (a type that allocates to move,
+// say, under memory pressure). Test thread only.
+struct fragile {
+    static inline std::vector<int> poisoned;
+    int id = 0;
+    explicit fragile(int i) noexcept : id(i) {}
+    fragile(fragile&& other) : id(other.id) {
+        if (std::find(poisoned.begin(), poisoned.end(), id) != poisoned.end()) {
+            throw std::runtime_error("fragile: move failed");
+        }
+    }
+    fragile& operator=(fragile&& other) {
+        fragile moved(std::move(other));
+        id = moved.id;
+        return *this;
+    }
+};
+
+task<void> send_fragile(coil::channel<fragile>& ch, int id) {
+    auto sent = co_await ch.send(fragile(id));
+    EXPECT_TRUE(sent);
+}
+
+// A receive that makes room moves the first parked sender's value into the queue. When that move
+// threw after the received value had already left the queue, the value was lost and the sender
+// stayed parked beside an empty queue. Now the receive throws having taken nothing.
+TEST_P(SyncTest, ChannelReceiveWhoseRefillFromAParkedSenderThrowsLosesNoValue) {
+    auto body = []() -> task<void> {
+        coil::channel<fragile> ch(1);
+        coil::task_group group;
+        EXPECT_TRUE(ch.try_send(fragile(1)));
+        group.spawn(send_fragile(ch, 2));
+        group.spawn(send_fragile(ch, 3));
+        co_await yield_turns(3);  // both senders parked: the channel is full
+        fragile::poisoned = {2};
+        EXPECT_THROW((void)ch.try_receive(), std::runtime_error);
+        bool awaited_threw = false;
+        try {
+            auto r = co_await ch.receive();
+            (void)r;
+        } catch (const std::runtime_error&) {
+            awaited_threw = true;
+        }
+        EXPECT_TRUE(awaited_threw);
+        EXPECT_EQ(ch.size(), 1u);
+        fragile::poisoned.clear();
+        std::vector<int> got;
+        for (int i = 0; i < 3; ++i) {
+            auto v = co_await ch.receive();
+            EXPECT_TRUE(v);
+            if (v) got.push_back(v->id);
+        }
+        co_await group.join();
+        EXPECT_EQ(got, (std::vector<int>{1, 2, 3}));
+    };
+    run_bounded(body());
+}
+
+// A receiver handed a value and destroyed before it ran gives the value back from its destructor,
+// where a throwing move used to terminate the process. It is dropped and logged instead, and the
+// channel carries on.
+TEST_P(SyncTest, ValueGivenBackByADestroyedReceiverWhoseMoveThrowsIsDroppedAndLogged) {
+    std::vector<std::string> errors;
+    auto previous = coil::set_log_handler([&](coil::log_level level, std::string_view m) {
+        if (level == coil::log_level::error) errors.emplace_back(m);
+    });
+    auto body = []() -> task<void> {
+        coil::channel<fragile> ch(1);
+        std::optional<coil::task_group> doomed(std::in_place);
+        doomed->spawn([](coil::channel<fragile>& c) -> task<void> {
+            (void)co_await c.receive();
+            ADD_FAILURE() << "the doomed receiver ran";
+        }(ch));
+        co_await coil::yield();  // parked
+        EXPECT_TRUE(ch.try_send(fragile(7)));  // handed straight to the parked receiver
+        fragile::poisoned = {7};
+        doomed.reset();  // gives 7 back: its move throws
+        fragile::poisoned.clear();
+        EXPECT_EQ(ch.size(), 0u);
+        EXPECT_TRUE(ch.try_send(fragile(8)));
+        auto next = ch.try_receive();
+        EXPECT_TRUE(next && next->id == 8);
+    };
+    run_bounded(body());
+    coil::set_log_handler(std::move(previous));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("coil::channel"), std::string::npos) << errors[0];
 }
 
 // A parked waiter whose task is destroyed leaves the queue: nothing is handed to the freed frame

@@ -371,6 +371,128 @@ TEST_P(ThreadPoolTest, CompletionRacingTheDestructionOfTheAwaiterIsSafe) {
     EXPECT_EQ(live.load(), 0);
 }
 
+// A job that shuts its own pool down (stop() on a pool thread) must not join its own thread: the
+// jobs queued behind it come back cancelled, its own value is still delivered, and a post it
+// makes to the awaiting loop runs there. The destructor's stop() later is a no-op.
+TEST_P(ThreadPoolTest, AJobThatStopsItsOwnPoolAndPostsToItsLoopCompletes) {
+    gate held;
+    std::atomic<bool> started{false};
+    std::atomic<int> others_ran{0};
+    std::thread::id loop_thread;
+    std::thread::id posted_ran_on;
+    bool posted_ran = false;
+    {
+        coil::thread_pool pool({.threads = 1, .queue_capacity = 4});
+        run([&]() -> task<void> {
+            loop_thread = std::this_thread::get_id();
+            coil::event_loop& loop = coil::event_loop::current_or_throw();
+            coil::task_group group(co_await coil::current_cancel_token());
+            coil::result<int> first = 0;
+            std::vector<coil::result<int>> rest(2, 0);
+            group.spawn([](coil::thread_pool& p, coil::event_loop& l, gate& g, std::atomic<bool>& s,
+                           std::thread::id& on, bool& ran, coil::result<int>& out) -> task<void> {
+                auto job = [&p, &l, &g, &s, &on, &ran] {
+                    s = true;
+                    if (!g.wait()) return 0;
+                    p.stop();  // from inside: cancels the queued jobs, detaches this thread
+                    l.post([&on, &ran] {
+                        on = std::this_thread::get_id();
+                        ran = true;
+                    });
+                    return 7;
+                };
+                out = co_await p.run(std::move(job));
+            }(pool, loop, held, started, posted_ran_on, posted_ran, first));
+            const bool running = co_await eventually([&] { return started.load(); });
+            CO_ASSERT_TRUE(running);
+            for (auto& slot : rest) {
+                group.spawn([](coil::thread_pool& p, std::atomic<int>& n,
+                               coil::result<int>& out) -> task<void> {
+                    out = co_await p.run([&] { return n.fetch_add(1) + 100; });
+                }(pool, others_ran, slot));
+            }
+            co_await coil::yield();
+            EXPECT_EQ(pool.queued(), 2u);
+            held.open();
+            co_await group.join();
+            CO_ASSERT_TRUE(first.has_value());
+            EXPECT_EQ(*first, 7);
+            for (auto& r : rest) {
+                EXPECT_FALSE(r.has_value());
+                if (!r) {
+                    EXPECT_EQ(r.error(), std::errc::operation_canceled);
+                }
+            }
+            const bool posted = co_await eventually([&] { return posted_ran; });
+            EXPECT_TRUE(posted);
+            auto late = co_await pool.run([] { return 5; });
+            EXPECT_FALSE(late.has_value());
+        }());
+    }  // ~thread_pool: stop() again, with the detached worker perhaps still finishing
+    EXPECT_EQ(others_ran.load(), 0);
+    EXPECT_EQ(posted_ran_on, loop_thread);
+}
+
+// stop() is callable from any thread and idempotent, so two threads may call it at once (a
+// shutdown path and a destructor, say). Both used to join the same std::threads: glibc's second
+// pthread_join fails (EINVAL, thrown as std::system_error, fatal in the destructor), and a job
+// calling stop() detached its own thread while the other caller was joining it.
+TEST_P(ThreadPoolTest, ConcurrentStopsAndAStopFromInsideAJobAllReturn) {
+    coil::thread_pool pool({.threads = 2, .queue_capacity = 4});
+    gate held;
+    std::atomic<int> started{0};
+    std::atomic<int> stoppers_in{0};
+    std::atomic<int> stop_errors{0};
+    std::vector<std::thread> stoppers;
+    run([&]() -> task<void> {
+        coil::task_group group(co_await coil::current_cancel_token());
+        std::vector<coil::result<int>> out(2, 0);
+        for (int i = 0; i < 2; ++i) {
+            group.spawn([](coil::thread_pool& p, gate& g, std::atomic<int>& s, std::atomic<int>& errors,
+                           bool stop_inside, coil::result<int>& o) -> task<void> {
+                auto job = [&p, &g, &s, &errors, stop_inside] {
+                    ++s;
+                    if (!g.wait()) return 0;
+                    if (stop_inside) {
+                        try {
+                            p.stop();
+                        } catch (const std::system_error&) {
+                            ++errors;
+                        }
+                    }
+                    return 1;
+                };
+                o = co_await p.run(std::move(job));
+            }(pool, held, started, stop_errors, i == 0, out[static_cast<std::size_t>(i)]));
+        }
+        const bool running = co_await eventually([&] { return started.load() == 2; });
+        CO_ASSERT_TRUE(running);
+        for (int i = 0; i < 2; ++i) {
+            stoppers.emplace_back([&] {
+                ++stoppers_in;
+                try {
+                    pool.stop();  // joins both pool threads, each held in its job
+                } catch (const std::system_error&) {
+                    ++stop_errors;
+                }
+            });
+        }
+        const bool both_in = co_await eventually([&] { return stoppers_in.load() == 2; });
+        CO_ASSERT_TRUE(both_in);
+        co_await coil::sleep_for(100ms);  // both are waiting in stop() by now
+        held.open();
+        co_await group.join();
+        for (auto& o : out) {
+            EXPECT_TRUE(o.has_value());
+            if (o) {
+                EXPECT_EQ(*o, 1);
+            }
+        }
+    }());
+    for (auto& t : stoppers) t.join();
+    EXPECT_EQ(stop_errors.load(), 0);
+}
+
 // stop() completes queued and waiting jobs as cancelled at once (they never run), and waits for
 // the running one, whose result is still delivered.
 TEST_P(ThreadPoolTest, ShutdownCancelsQueuedWorkAndWaitsForRunningWork) {
