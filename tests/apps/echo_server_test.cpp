@@ -385,6 +385,31 @@ TEST_P(EchoServerTest, TwoThreadsEveryThreadBlocksSigintSigtermAndSigusr1) {
     EXPECT_EQ(stop(), 0);  // SIGTERM right after a SIGUSR1 the server may not have read yet
 }
 
+// Regression: SIGTERM stopped the server, and a SIGUSR1 or SIGTERM sent while it was still stopping
+// (after its signal_sets had gone, which unblocked the signals: joining the loops, printing the
+// counts, exit) killed it with the signal's default action, exit 138 or 143 instead of 0. After
+// the first SIGTERM this sends SIGUSR1 and SIGTERM every millisecond until the process is gone;
+// it must still exit 0. One loop and --threads 2.
+TEST_P(EchoServerTest, SignalsSentWhileItStopsDoNotKillTheServer) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{}, std::vector<std::string>{"--threads", "2"}}) {
+        const auto port = start({}, "127.0.0.1", extra);
+        ASSERT_NE(port, 0);
+        EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
+        ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
+        std::optional<int> code;
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!server_->reaped() && std::chrono::steady_clock::now() < deadline) {
+            ::kill(server_->pid(), SIGUSR1);
+            ::kill(server_->pid(), SIGTERM);
+            code = server_->wait(1ms);
+        }
+        EXPECT_TRUE(server_->reaped()) << "still running 20 s after SIGTERM";
+        EXPECT_EQ(code, 0) << "killed by a signal while stopping (" << extra.size() << " extra flags)";
+        server_.reset();
+    }
+}
+
 COIL_INSTANTIATE_BACKEND_TEST(EchoServerTest);
 
 TEST(EchoServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {

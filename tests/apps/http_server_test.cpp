@@ -396,6 +396,31 @@ TEST_P(HttpServerAppTest, TwoThreadsWithOffloadEveryThreadBlocksSigintAndSigterm
     EXPECT_EQ(stop(), 0);
 }
 
+// Regression: SIGTERM stopped the server, and a SIGTERM or SIGINT sent while it was still stopping
+// (after its signal_set had gone, which unblocked them: joining the loops, stopping the pool,
+// printing the counts, exit) killed it with the default action, exit 143 instead of 0. After the
+// first SIGTERM this sends SIGTERM and SIGINT every millisecond until the process is gone; it
+// must still exit 0. One loop, and --threads 2 --offload.
+TEST_P(HttpServerAppTest, SignalsSentWhileItStopsDoNotKillTheServer) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{}, std::vector<std::string>{"--threads", "2", "--offload"}}) {
+        const auto port = start(extra);
+        ASSERT_NE(port, 0);
+        EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers);
+        ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
+        std::optional<int> code;
+        const auto deadline = steady::now() + 20s;
+        while (!server_->reaped() && steady::now() < deadline) {
+            ::kill(server_->pid(), SIGTERM);
+            ::kill(server_->pid(), SIGINT);
+            code = server_->wait(1ms);
+        }
+        EXPECT_TRUE(server_->reaped()) << "still running 20 s after SIGTERM";
+        EXPECT_EQ(code, 0) << "killed by a signal while stopping (" << extra.size() << " extra flags)";
+        server_.reset();
+    }
+}
+
 COIL_INSTANTIATE_BACKEND_TEST(HttpServerAppTest);
 
 TEST(HttpServerCliTest, HelpExitsZeroAndBadFlagsExitTwo) {
