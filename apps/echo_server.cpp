@@ -32,6 +32,7 @@
 
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
+#include "blocked_signals.hpp"
 #include "loop_handoff.hpp"
 #include "loop_listeners.hpp"
 
@@ -377,6 +378,8 @@ void report_accept_error(std::error_code error) {
 
 int main(int argc, char** argv) {
     const options o = parse_options(argc, argv);
+    // Before any thread or signal_set: a stop signal must never get its default action (blocked_signals.hpp).
+    block_signals_for_the_process({SIGINT, SIGTERM, SIGUSR1});
     std::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     // coil logs only warnings by default; --verbose adds the one-line backend report.

@@ -34,6 +34,7 @@
 #include "coil/http/static_files.hpp"
 #include "coil/net/tcp_listener.hpp"
 #include "coil/runtime.hpp"
+#include "blocked_signals.hpp"
 #include "loop_listeners.hpp"
 
 using namespace std::chrono_literals;
@@ -385,6 +386,8 @@ int run_threads(const options& o) {
 
 int main(int argc, char** argv) {
     const options o = parse_options(argc, argv);
+    // Before any thread or signal_set: a stop signal must never get its default action (blocked_signals.hpp).
+    block_signals_for_the_process({SIGINT, SIGTERM});
     std::signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     // coil logs only warnings by default; --verbose adds the one-line backend report.

@@ -12,7 +12,10 @@
 // but read by no set) are discarded, and only then is it unblocked, if the first set for it had
 // blocked it (if it was already blocked then, it stays blocked). So destroying a set never lets
 // a signal that sets were responsible for through to its default action (e.g. SIGUSR1's
-// "terminate"). Dispositions (sigaction) are never changed.
+// "terminate"). But one raised after that (e.g. a second SIGTERM while the program is still
+// stopping) gets its default action: a program that must outlive its sets without dying from a
+// late signal blocks it itself first (pthread_sigmask, before any thread), as apps/ do
+// (apps/blocked_signals.hpp). Dispositions (sigaction) are never changed.
 // Delivery: a signal raised while several sets for it wait is read by one of them, not by all.
 // Result: wait() yields the signal number, or operation_canceled if the task was cancelled.
 // Threading: a set belongs to its loop's thread. The signal mask is per thread (pthread_sigmask(3)):

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
@@ -16,6 +17,7 @@
 #include "coil/runtime.hpp"
 #include "support/backend_test.hpp"
 #include "support/child_process.hpp"
+#include "support/thread_signal_masks.hpp"
 
 namespace {
 
@@ -399,6 +401,69 @@ TEST_P(EchoServerTest, TwoThreadsOnAPortInUseFailWithACode) {
                           std::string(coil::to_string(backend()))});
     EXPECT_EQ(second.wait(10s), 1);
     EXPECT_EQ(stop(), 0);
+}
+
+// --threads 2: a SIGINT, SIGTERM or SIGUSR1 sent to the process goes to any thread that does not
+// block it, with its default action (death) unless it is a thread whose mask a coil::signal_set
+// set up. So every thread of the server (main, both loops, and any the kernel adds, such as
+// io_uring's workers) must block all three once 'listening on' is printed, also after serving.
+// Guards the trial report of a --threads 2 server killed by SIGUSR1 (exit 138) after that line;
+// then SIGUSR1 and SIGTERM back to back print one stats line per loop and exit 0.
+TEST_P(EchoServerTest, TwoThreadsEveryThreadBlocksSigintSigtermAndSigusr1) {
+    const auto port = start({.max_open_files = std::nullopt, .merge_stderr = true}, "127.0.0.1",
+                            {"--threads", "2"});
+    ASSERT_NE(port, 0);
+    auto check_masks = [&](const char* when) {
+        const auto masks = coil::testing::thread_signal_masks(server_->pid());
+        EXPECT_GE(masks.size(), 3u) << when << ": main thread and two loops";
+        for (const auto& t : masks) {
+            for (int signo : {SIGINT, SIGTERM, SIGUSR1}) {
+                EXPECT_TRUE(t.blocks(signo)) << when << ": thread " << t.tid << " (" << t.name << ") leaves "
+                                             << strsignal(signo) << " unblocked";
+            }
+        }
+    };
+    check_masks("after 'listening on'");
+    auto body = [](unsigned short p) -> task<int> {
+        std::vector<task<bool>> clients;
+        for (unsigned i = 0; i < 20; ++i) clients.push_back(round_trip(p, pattern(1000, i)));
+        auto results = co_await coil::when_all(std::move(clients));
+        int ok = 0;
+        for (bool r : results) ok += r ? 1 : 0;
+        co_return ok;
+    };
+    EXPECT_EQ(run(body(port)), 20);
+    check_masks("after serving 20 clients");
+    ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
+    EXPECT_FALSE(next_stats(*server_).empty()) << "no stats line from the first loop after SIGUSR1";
+    EXPECT_FALSE(next_stats(*server_).empty()) << "no stats line from the second loop after SIGUSR1";
+    ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
+    EXPECT_EQ(stop(), 0);  // SIGTERM right after a SIGUSR1 the server may not have read yet
+}
+
+// Regression: SIGTERM stopped the server, and a SIGUSR1 or SIGTERM sent while it was still stopping
+// (after its signal_sets had gone, which unblocked the signals: joining the loops, printing the
+// counts, exit) killed it with the signal's default action, exit 138 or 143 instead of 0. After
+// the first SIGTERM this sends SIGUSR1 and SIGTERM every millisecond until the process is gone;
+// it must still exit 0. One loop and --threads 2.
+TEST_P(EchoServerTest, SignalsSentWhileItStopsDoNotKillTheServer) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{}, std::vector<std::string>{"--threads", "2"}}) {
+        const auto port = start({}, "127.0.0.1", extra);
+        ASSERT_NE(port, 0);
+        EXPECT_TRUE(run(round_trip(port, pattern(100, 1))));
+        ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
+        std::optional<int> code;
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!server_->reaped() && std::chrono::steady_clock::now() < deadline) {
+            ::kill(server_->pid(), SIGUSR1);
+            ::kill(server_->pid(), SIGTERM);
+            code = server_->wait(1ms);
+        }
+        EXPECT_TRUE(server_->reaped()) << "still running 20 s after SIGTERM";
+        EXPECT_EQ(code, 0) << "killed by a signal while stopping (" << extra.size() << " extra flags)";
+        server_.reset();
+    }
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(EchoServerTest);

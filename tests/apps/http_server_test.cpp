@@ -22,6 +22,7 @@
 #include "support/backend_test.hpp"
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
+#include "support/thread_signal_masks.hpp"
 
 namespace {
 
@@ -365,6 +366,59 @@ TEST_P(HttpServerAppTest, TwoThreadsWithOffloadAnswerTheCpuRoute) {
     ASSERT_NE(port, 0);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers) << "connection " << i;
     EXPECT_EQ(stop(), 0);
+}
+
+// --threads 2 --offload: every thread (main, both loops, the pool's, and any the kernel adds, such
+// as io_uring's workers) must block SIGINT and SIGTERM, or a SIGTERM sent to the process can be
+// delivered to that thread with its default action (death, exit 143) instead of reaching the
+// main thread's coil::signal_set. Checked after 'listening on' and after /cpu jobs ran on the
+// pool. Guards the trial report of such a server killed by SIGTERM without its "Terminated,
+// stopping" line. (http_server handles no SIGUSR1: not checked.)
+TEST_P(HttpServerAppTest, TwoThreadsWithOffloadEveryThreadBlocksSigintAndSigterm) {
+    const auto port = start({"--threads", "2", "--offload"});
+    ASSERT_NE(port, 0);
+    auto check_masks = [&](const char* when) {
+        const auto masks = coil::testing::thread_signal_masks(server_->pid());
+        std::size_t pool_threads = 0;
+        for (const auto& t : masks) {
+            if (t.name.rfind("coil-pool-", 0) == 0) ++pool_threads;
+            for (int signo : {SIGINT, SIGTERM}) {
+                EXPECT_TRUE(t.blocks(signo)) << when << ": thread " << t.tid << " (" << t.name << ") leaves "
+                                             << strsignal(signo) << " unblocked";
+            }
+        }
+        EXPECT_GE(masks.size(), 3u + pool_threads) << when << ": main thread, two loops and the pool";
+        EXPECT_GE(pool_threads, 1u) << when << ": no coil-pool-* thread";
+    };
+    check_masks("after 'listening on'");
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers) << "connection " << i;
+    check_masks("after the /cpu jobs");
+    EXPECT_EQ(stop(), 0);
+}
+
+// Regression: SIGTERM stopped the server, and a SIGTERM or SIGINT sent while it was still stopping
+// (after its signal_set had gone, which unblocked them: joining the loops, stopping the pool,
+// printing the counts, exit) killed it with the default action, exit 143 instead of 0. After the
+// first SIGTERM this sends SIGTERM and SIGINT every millisecond until the process is gone; it
+// must still exit 0. One loop, and --threads 2 --offload.
+TEST_P(HttpServerAppTest, SignalsSentWhileItStopsDoNotKillTheServer) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{}, std::vector<std::string>{"--threads", "2", "--offload"}}) {
+        const auto port = start(extra);
+        ASSERT_NE(port, 0);
+        EXPECT_EQ(run(cpu_answers(port)), expected_cpu_answers);
+        ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
+        std::optional<int> code;
+        const auto deadline = steady::now() + 20s;
+        while (!server_->reaped() && steady::now() < deadline) {
+            ::kill(server_->pid(), SIGTERM);
+            ::kill(server_->pid(), SIGINT);
+            code = server_->wait(1ms);
+        }
+        EXPECT_TRUE(server_->reaped()) << "still running 20 s after SIGTERM";
+        EXPECT_EQ(code, 0) << "killed by a signal while stopping (" << extra.size() << " extra flags)";
+        server_.reset();
+    }
 }
 
 COIL_INSTANTIATE_BACKEND_TEST(HttpServerAppTest);

@@ -26,6 +26,8 @@ public:
     child_process& operator=(const child_process&) = delete;
 
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    /// Whether a wait() or stop() saw it end (its PID is then no longer ours to signal).
+    [[nodiscard]] bool reaped() const noexcept { return reaped_; }
     /// The next line of stdout, without the newline; nullopt at EOF or after `timeout`.
     std::optional<std::string> read_line(std::chrono::milliseconds timeout);
     /// Sends `signo` and waits up to `timeout` for the exit; the exit code, or nullopt if it did
