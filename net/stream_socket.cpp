@@ -12,33 +12,17 @@
 
 namespace coil {
 
-// Both hold the stream's fd for their whole run (one count, not one per step): close() in
-// another task then cancels the step in flight and stops the loop between steps, so the result is
-// operation_canceled whichever point the transfer had reached, and the fd closes after it.
-// send_all also takes its turn in the fd's writer FIFO (detail/write_queue.hpp) for the whole
-// transfer, so that concurrent calls go out whole and in issue order; alone, that is one flag.
-task<transfer_result> stream_socket::send_all(std::span<const std::byte> buf) const {
-    if (buf.empty()) co_return transfer_result(0, {});  // at once, without waiting its turn
-    auto in_use = handle_.hold();
-    detail::write_turn turn;  // declared after in_use: given back while the queue still exists
-    detail::write_queue* writes = in_use.writes();
-    if (writes != nullptr) {
-        const std::error_code waited = co_await detail::write_turn_awaiter(*writes, turn);
-        if (waited) co_return transfer_result(0, waited);
-    }
-    std::size_t done = 0;
-    while (done < buf.size()) {
-        if (in_use.closing()) {
-            co_return transfer_result(done, in_use.fd() < 0 ? make_error_code(std::errc::bad_file_descriptor)
-                                                            : make_error_code(std::errc::operation_canceled));
-        }
-        auto sent = co_await coil::send(in_use.fd(), buf.subspan(done));
-        if (!sent) co_return transfer_result(done, sent.error());
-        done += *sent;
-    }
-    co_return transfer_result(done, {});
+// The contiguous send_all is send_all_awaitable (net/send_all_awaitable.cpp): no frame when its
+// first send completes the message.
+send_all_awaitable stream_socket::send_all(std::span<const std::byte> buf) const noexcept {
+    return send_all_awaitable(handle_.counter(), buf);
 }
 
+// The gathered form holds the stream's fd for its whole run (one count, not one per step):
+// close() in another task then cancels the step in flight and stops the loop between steps, so
+// the result is operation_canceled whichever point the transfer had reached, and the fd closes
+// after it. It takes its turn in the fd's writer FIFO (detail/write_queue.hpp) for the whole
+// transfer, so that concurrent calls go out whole and in issue order; alone, that is one flag.
 // Gathered: one sendmsg per step over the unsent rest of the buffers (at most max_iov of them;
 // the iovec array lives in this frame, so the kernel reads it only while it is valid).
 task<transfer_result> stream_socket::send_all(std::span<const std::span<const std::byte>> bufs) const {

@@ -29,6 +29,7 @@
 #include <system_error>
 #include <utility>
 
+#include "coil/net/send_all_awaitable.hpp"
 #include "coil/runtime/io.hpp"
 #include "coil/runtime/io_handle.hpp"
 #include "coil/runtime/pooled_buffer.hpp"
@@ -69,23 +70,31 @@ public:
     /// operation_canceled, ...) transferred() says how many bytes were sent before it.
     /// Ordering: concurrent send_all calls on one stream never interleave: each goes out whole,
     /// in the order the calls started running (a FIFO of waiting writers, used only under
-    /// contention; a lone writer pays one flag test). send_all returns a lazy task, so that is
-    /// the order in which the tasks are first awaited or started (when_all, spawn), not made.
+    /// contention; a lone writer pays one flag test). send_all returns a lazy awaitable, so that
+    /// is the order in which they are first awaited (directly, or when when_all, with_timeout or
+    /// a helper task that awaits them starts), not made.
     /// A call cancelled while it waits for its turn returns operation_canceled with 0 bytes
     /// sent; closing the stream ends the waiting ones the same way. Plain send() does not take
     /// a turn: mixing send() with a concurrent send_all on one stream may interleave.
     /// A message cut short: a send_all that ends after sending part of `buf` (cancelled, timed
-    /// out, its task destroyed, or an error) leaves that part on the stream, and hands its turn
-    /// on: the writers queued behind it then go out right after the partial message, so the peer
-    /// sees a torn message followed by whole ones (the FIFO keeps messages from interleaving, it
-    /// cannot unsend bytes). transferred() says how much went out. Unless the caller can finish
-    /// the message itself before anything else is sent (nothing reserves the stream for that),
-    /// it must close the stream (or shut down writing) after such a result; to let a message
-    /// finish despite a cancellation, await the send_all under coil::shield instead.
-    task<transfer_result> send_all(std::span<const std::byte> buf) const;
+    /// out, its awaiting task destroyed, or an error) leaves that part on the stream, and hands
+    /// its turn on: the writers queued behind it then go out right after the partial message, so
+    /// the peer sees a torn message followed by whole ones (the FIFO keeps messages from
+    /// interleaving, it cannot unsend bytes). transferred() says how much went out. Unless the
+    /// caller can finish the message itself before anything else is sent (nothing reserves the
+    /// stream for that), it must close the stream (or shut down writing) after such a result; to
+    /// let a message finish despite a cancellation, await the send_all under coil::shield.
+    /// Cost: no allocation when the first send takes the whole message and nobody else is
+    /// writing (the common reply); a partial first send, or waiting for the turn, continues in
+    /// one coroutine frame (std::errc::not_enough_memory, with the count so far, if that cannot
+    /// be allocated once the first send went out). The awaitable's own contract (laziness, one
+    /// await, use with when_all, when_any, with_timeout and shield) is in send_all_awaitable.hpp.
+    send_all_awaitable send_all(std::span<const std::byte> buf) const noexcept;
     /// Gathered: sends all the bytes of `bufs`, in order, with sendmsg(2) (io_uring:
     /// IORING_OP_SENDMSG), as one message for the ordering above; like send_all of their
-    /// concatenation, without copying them together. transferred() counts across the buffers;
+    /// concatenation, without copying them together. This one is a lazy task (a frame per
+    /// call): its steps need an iovec array of up to 64 entries, too big to carry in an awaiter
+    /// in every caller's frame. transferred() counts across the buffers;
     /// empty buffers are skipped, and a total of 0 bytes completes at once. The buffers (and the
     /// span of them) must stay valid until the co_await finishes.
     task<transfer_result> send_all(std::span<const std::span<const std::byte>> bufs) const;

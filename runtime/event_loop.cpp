@@ -215,7 +215,11 @@ void event_loop::run_ready_batch() {
     batch.splice_back(ready_);
     while (detail::ready_node* node = batch.pop_front()) {
         inline_budget_ = inline_budget_per_resume;
-        node->handle.resume();
+        if (node->run != nullptr) {
+            node->run(*node);
+        } else {
+            node->handle.resume();
+        }
     }
 }
 

@@ -178,6 +178,11 @@ public:
         return tracked_awaitable<Awaitable>(record_, std::move(op));
     }
 
+    /// A count for an operation made now and started later (by the composed awaitable that holds
+    /// it, e.g. send_all_awaitable): as in track(), it keeps the fd record, so that an operation
+    /// awaited after the handle was closed finds it closed; start() and stop() it around the run.
+    [[nodiscard]] detail::op_counter counter() const noexcept { return detail::op_counter(record_); }
+
     /// A receive into a buffer of the loop's receive pool (runtime/pooled_recv.hpp has the
     /// contract; include it to use this).
     pooled_recv_awaitable recv_pooled() const noexcept;

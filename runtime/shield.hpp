@@ -16,11 +16,14 @@
 // draining its I/O first like any task (docs/lifetimes.md). So a shielded task never outlives its
 // caller nor its loop. For a reply that must outlive its caller, spawn it (it then follows the
 // loop's spawn scope instead). See docs/shutdown.md for the draining-shutdown pattern.
+// Awaitables: shield also takes any other awaitable (an I/O op, a stream's send_all) and runs it
+// in a task of its own.
 // Threading: the caller's loop.
 
 #include <utility>
 
 #include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/awaitable_traits.hpp"
 #include "coil/runtime/task.hpp"
 
 namespace coil {
@@ -36,6 +39,12 @@ task<T> shield(task<T> t) {
 inline task<void> shield(task<void> t) {
     t.inherit_cancel_token(cancel_token{});
     co_await std::move(t);
+}
+
+/// Any other awaitable: run in a task of its own, shielded.
+template <detail::non_task_awaitable A>
+auto shield(A&& awaitable) {
+    return shield(detail::as_task(std::forward<A>(awaitable)));
 }
 
 }  // namespace coil

@@ -9,6 +9,8 @@
 // Cancellation: the children run under the caller's cancel token; a child with a token of its own
 // (set_cancel_token) runs under both and ends when either is cancelled. when_all does not cancel
 // siblings when one fails; use task_group for that.
+// Awaitables: besides tasks, any awaitable (an I/O op such as coil::recv(fd, buf), a stream's
+// send_all) may be passed, each run in a task of its own; it starts when when_all is awaited.
 // Threading: the children run on the caller's loop.
 
 #include <array>
@@ -17,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "coil/runtime/detail/awaitable_traits.hpp"
 #include "coil/runtime/detail/join.hpp"
 #include "coil/runtime/task.hpp"
 
@@ -47,6 +50,13 @@ task<std::tuple<detail::value_or_monostate_t<T>...>> when_all(task<T>... tasks) 
     co_await detail::join_all_awaiter(state, children);
     // Braced initialisation evaluates left to right: the first exception in argument order wins.
     co_return std::tuple<detail::value_or_monostate_t<T>...>{detail::take_value(tasks)...};
+}
+
+/// Mixed tasks and other awaitables: each awaitable runs in a task of its own (see the top).
+template <class... A>
+    requires(sizeof...(A) >= 1 && (detail::awaitable<A> && ...) && (detail::non_task_awaitable<A> || ...))
+auto when_all(A&&... awaitables) {
+    return when_all(detail::as_task(std::forward<A>(awaitables))...);
 }
 
 template <class T>

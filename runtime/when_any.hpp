@@ -14,6 +14,8 @@
 // Different value types: when_any(task<A>, task<B>, ...) with not all types the same yields a
 // std::variant<A, B, ...> (std::monostate for void) whose index() is the winner's position and
 // whose alternative holds its value (duplicate types are fine: the index tells them apart).
+// Awaitables: besides tasks, any awaitable (an I/O op, a stream's send_all) may be passed, each
+// run in a task of its own; a losing one is cancelled like a losing task.
 
 #include <cstddef>
 #include <optional>
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "coil/runtime/cancel.hpp"
+#include "coil/runtime/detail/awaitable_traits.hpp"
 #include "coil/runtime/detail/join.hpp"
 #include "coil/runtime/task.hpp"
 #include "coil/runtime/when_all.hpp"
@@ -119,6 +122,13 @@ task<std::variant<detail::value_or_monostate_t<T>...>> when_any(task<T>... tasks
     }(std::index_sequence_for<T...>{});
     co_await detail::when_any_of(std::move(children));  // rethrows the winner's exception
     co_return std::move(*out);
+}
+
+/// Mixed tasks and other awaitables: each awaitable runs in a task of its own (see the top).
+template <class... A>
+    requires(sizeof...(A) >= 1 && (detail::awaitable<A> && ...) && (detail::non_task_awaitable<A> || ...))
+auto when_any(A&&... awaitables) {
+    return when_any(detail::as_task(std::forward<A>(awaitables))...);
 }
 
 }  // namespace coil

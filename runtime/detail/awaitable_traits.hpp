@@ -19,6 +19,23 @@ decltype(auto) get_awaiter(A&& a) {
     }
 }
 
+/// Something co_await accepts directly (an awaiter, or a type with operator co_await).
+template <class A>
+concept awaitable = requires(A&& a) { std::forward<A>(a).operator co_await(); } ||
+                    requires(std::remove_reference_t<A>& a) {
+                        a.await_ready();
+                        a.await_resume();
+                    };
+
+template <class T>
+inline constexpr bool is_task_v = false;
+template <class T>
+inline constexpr bool is_task_v<task<T>> = true;
+
+/// An awaitable that is not a task: the combinators run it in a task of their own (as_task).
+template <class A>
+concept non_task_awaitable = awaitable<A> && !is_task_v<std::remove_cvref_t<A>>;
+
 template <class A>
 using await_result_t = decltype(get_awaiter(std::declval<A>()).await_resume());
 

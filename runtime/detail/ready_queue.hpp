@@ -16,6 +16,10 @@ struct ready_node {
     ready_node* prev = nullptr;
     ready_node* next = nullptr;
     std::coroutine_handle<> handle;
+    /// If set, the loop calls this instead of resuming `handle`: for an awaiter that must decide
+    /// what to resume once its op completes, without a coroutine frame of its own (send_all's
+    /// first send: resume the caller, or continue a partial message in a frame made only then).
+    void (*run)(ready_node& self) noexcept = nullptr;
 
     ready_node() = default;
     // A node is identified by its address while linked; copying a linked node would corrupt the list.
