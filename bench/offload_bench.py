@@ -6,8 +6,8 @@ work, libcrypto): inline on the event loop by default, on the thread pool with -
 harness measures the latency of the cheap `GET /` ("Hello, World!") while other clients hammer
 `/cpu`, without and with --offload, and (the third mode, "idle") with no /cpu load at all: the
 machine's own latency floor, which offload cannot go below; and "offload-nice", --offload with
---pool-nice N (coil::pool_options::nice): the pool threads at a higher nice than the loop, so that
-the loop wins their shared core at once. The modes run in the same
+--pool-nice N (coil::pool_options::nice): the pool threads at a higher nice than the loop, which
+gives the loop the larger share of their shared core. The modes run in the same
 invocation, interleaved over rounds (the shown figures are medians over rounds). The goal
 (issue 11): p99 of `/` at least 10x lower with offload.
 
