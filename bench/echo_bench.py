@@ -28,8 +28,8 @@ missing, no usable server), 130 if interrupted (partial results are written).
 Program paths can be overridden for testing:
   --server-cmd NAME=CMD   full server command line (shlex-split, used as is), NAME one of the
                           server names, or a new name: an extra server, run after the others
-                          (e.g. coil-uring-pooled='build/release/apps/echo_server --port 0
-                          --backend io_uring --pooled'); with --servers, list it there too
+                          (e.g. coil-uring-plain='build/release/apps/echo_server --port 0
+                          --backend io_uring --recv plain'); with --servers, list it there too
   --load-cmd CMD          load generator command prefix; the harness appends --host/--port/...
 The environment variables COIL_BENCH_LOAD_CMD and COIL_BENCH_SERVER_CMD_<NAME> (NAME upper-cased,
 '-' -> '_', e.g. COIL_BENCH_SERVER_CMD_COIL_URING) do the same; the flags win.
@@ -76,7 +76,7 @@ STYLES = {
 
 def ratio_pairs(servers: list[str]) -> list[tuple[str, str]]:
     """(server, reference) pairs the table and the summary plot show: every other server against
-    epoll-baseline, and coil on io_uring (coil-uring and variants such as coil-uring-pooled)
+    epoll-baseline, and coil on io_uring (coil-uring and variants such as coil-uring-plain)
     against uring-baseline."""
     pairs: list[tuple[str, str]] = []
     if BASELINE in servers:
@@ -155,7 +155,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     t.add_argument("--server-cmd", action="append", default=[], metavar="NAME=CMD",
                    help="replace the full command line of server NAME (shlex-split, used as "
                         "is; repeatable); a NAME that is not a built-in server adds an extra "
-                        "server (e.g. coil-uring-pooled=...; coil-uring* names are also compared "
+                        "server (e.g. coil-uring-plain=...; coil-uring* names are also compared "
                         "with uring-baseline). Env: COIL_BENCH_SERVER_CMD_<NAME>, e.g. "
                         "COIL_BENCH_SERVER_CMD_COIL_URING")
     t.add_argument("--load-cmd", default=None, metavar="CMD",
