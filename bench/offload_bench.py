@@ -135,8 +135,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--probe-connections", type=positive_int, default=1, metavar="P",
                    help="concurrent GET / clients of the latency probe (default 1)")
     p.add_argument("--modes", default=",".join(MODES), metavar="LIST",
-                   help="comma list of inline,offload,idle (default: all three; idle: the "
-                        "probe alone, no /cpu load, the machine's own latency floor)")
+                   help="comma list of " + ",".join(MODES) + " (default: all four; offload-nice: "
+                        "--offload with --pool-nice; idle: the probe alone, no /cpu load, the "
+                        "machine's own latency floor)")
     p.add_argument("--backend", choices=["io_uring", "epoll"], default=None,
                    help="http_server's --backend (default: its own choice)")
     p.add_argument("--timeout", type=positive_int, default=10, metavar="S",
