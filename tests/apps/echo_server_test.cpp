@@ -72,10 +72,10 @@ task<bool> round_trip(unsigned short port, std::vector<std::byte> message) {
     co_return sent && got && back == message;
 }
 
-// 50 clients at once, each a round trip of 1000 bytes: how many got their echo.
-task<int> fifty_concurrent_round_trips(unsigned short port) {
+// `count` clients at once, each a round trip of `size` bytes: how many got their echo.
+task<int> concurrent_round_trips(unsigned short port, unsigned count, std::size_t size) {
     std::vector<task<bool>> clients;
-    for (unsigned i = 0; i < 50; ++i) clients.push_back(round_trip(port, pattern(1000, i)));
+    for (unsigned i = 0; i < count; ++i) clients.push_back(round_trip(port, pattern(size, i)));
     auto results = co_await coil::when_all(std::move(clients));
     int ok = 0;
     for (bool r : results) ok += r ? 1 : 0;
@@ -115,15 +115,7 @@ TEST_P(EchoServerTest, EchoesWithThePlainReceivePathToo) {
 TEST_P(EchoServerTest, ServesAThousandConcurrentClients) {
     const auto port = start();
     ASSERT_NE(port, 0);
-    auto body = [](unsigned short p) -> task<int> {
-        std::vector<task<bool>> clients;
-        for (unsigned i = 0; i < 1000; ++i) clients.push_back(round_trip(p, pattern(64, i)));
-        auto results = co_await coil::when_all(std::move(clients));
-        int ok = 0;
-        for (bool r : results) ok += r ? 1 : 0;
-        co_return ok;
-    };
-    EXPECT_EQ(run(body(port)), 1000);
+    EXPECT_EQ(run(concurrent_round_trips(port, 1000, 64)), 1000);
     EXPECT_EQ(stop(), 0);
 }
 
@@ -338,7 +330,7 @@ TEST_P(EchoServerTest, Sigusr1PrintsTheCountersAndTheServerKeepsServing) {
 TEST_P(EchoServerTest, TwoThreadsServeFiftyConcurrentClientsOnBothLoopsAndStopCleanly) {
     const auto port = start({}, "127.0.0.1", {"--threads", "2"});
     ASSERT_NE(port, 0);
-    EXPECT_EQ(run(fifty_concurrent_round_trips(port)), 50);
+    EXPECT_EQ(run(concurrent_round_trips(port, 50, 1000)), 50);
     EXPECT_EQ(stop(), 0);
     const auto per_loop = read_per_loop_counts(*server_);
     ASSERT_EQ(per_loop.size(), 2U);
@@ -373,7 +365,7 @@ TEST_P(EchoServerTest, TwoThreadsStatsLinesSayWhichLoopTheyAreFor) {
 TEST_P(EchoServerTest, HandoffTwoThreadsServeFiftyConcurrentClientsOnBothLoopsAndStopCleanly) {
     const auto port = start({}, "127.0.0.1", {"--threads", "2", "--accept", "handoff"});
     ASSERT_NE(port, 0);
-    EXPECT_EQ(run(fifty_concurrent_round_trips(port)), 50);
+    EXPECT_EQ(run(concurrent_round_trips(port, 50, 1000)), 50);
     EXPECT_EQ(stop(), 0);
     const auto per_loop = read_per_loop_counts(*server_);
     ASSERT_EQ(per_loop.size(), 2U);
@@ -424,15 +416,7 @@ TEST_P(EchoServerTest, TwoThreadsEveryThreadBlocksSigintSigtermAndSigusr1) {
         }
     };
     check_masks("after 'listening on'");
-    auto body = [](unsigned short p) -> task<int> {
-        std::vector<task<bool>> clients;
-        for (unsigned i = 0; i < 20; ++i) clients.push_back(round_trip(p, pattern(1000, i)));
-        auto results = co_await coil::when_all(std::move(clients));
-        int ok = 0;
-        for (bool r : results) ok += r ? 1 : 0;
-        co_return ok;
-    };
-    EXPECT_EQ(run(body(port)), 20);
+    EXPECT_EQ(run(concurrent_round_trips(port, 20, 1000)), 20);
     check_masks("after serving 20 clients");
     ASSERT_EQ(::kill(server_->pid(), SIGUSR1), 0);
     EXPECT_FALSE(next_stats(*server_).empty()) << "no stats line from the first loop after SIGUSR1";

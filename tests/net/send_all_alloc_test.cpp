@@ -18,17 +18,9 @@
 #include "coil/runtime.hpp"
 #include "support/backend_test.hpp"
 
-namespace {
-thread_local long allocations = 0;
-}
+#include "support/counting_new.hpp"
 
-void* operator new(std::size_t size) {
-    ++allocations;
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+using coil::testing::allocations;
 
 namespace {
 
