@@ -64,6 +64,7 @@
 #include <vector>
 
 #include "protocol.hpp"
+#include "setup.hpp"
 
 namespace {
 
@@ -108,17 +109,6 @@ void usage(FILE* out, const char* argv0) {
             "  --help        show this text\n"
             "Prints 'listening on HOST:PORT' once, echoes until SIGINT/SIGTERM.\n",
             argv0);
-}
-
-void raise_nofile_limit() {
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        // A hard limit of RLIM_INFINITY can be refused; fall back to nr_open.
-        rl.rlim_cur = 1 << 20;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 Conn* conn_slot(int fd) {
@@ -359,7 +349,7 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    raise_nofile_limit();
+    baseline::raise_nofile_limit();
     signal(SIGPIPE, SIG_IGN);  // belt and braces; every send uses MSG_NOSIGNAL
 
     // SIGINT/SIGTERM arrive through a signalfd in the epoll set.
@@ -393,15 +383,7 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (ss.ss_family == AF_INET) {
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-        printf("listening on %s:%d\n", host, ntohs(sin->sin_port));
-    } else {
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-        printf("listening on [%s]:%d\n", host, ntohs(sin6->sin6_port));
-    }
-    fflush(stdout);
+    baseline::print_listening(ss);
 
     static epoll_event evs[kMaxEvents];
     long long resume_accept_at = -1;  // >= 0 while the listener is paused

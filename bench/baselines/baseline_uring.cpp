@@ -52,6 +52,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "setup.hpp"
+
 namespace {
 
 constexpr unsigned kSqEntries = 4096;
@@ -120,16 +122,6 @@ void usage(FILE* out, const char* argv0) {
             "  --help           show this text\n"
             "Prints 'listening on HOST:PORT' once, echoes until SIGINT/SIGTERM.\n",
             argv0);
-}
-
-void raise_nofile_limit() {
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max) return;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        rl.rlim_cur = 1 << 20;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
 }
 
 // An SQE; a full SQ is submitted first (rare: only when one turn prepares > kSqEntries ops).
@@ -536,7 +528,7 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    raise_nofile_limit();
+    baseline::raise_nofile_limit();
     signal(SIGPIPE, SIG_IGN);  // belt and braces; every send uses MSG_NOSIGNAL
 
     sigset_t sigs;
@@ -569,15 +561,7 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (ss.ss_family == AF_INET) {
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-        printf("listening on %s:%d\n", host, ntohs(sin->sin_port));
-    } else {
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-        printf("listening on [%s]:%d\n", host, ntohs(sin6->sin6_port));
-    }
-    fflush(stdout);
+    baseline::print_listening(ss);
 
     io_uring_prep_read(sqe_for(tag(kSignal)), g_signal_fd, &g_siginfo, sizeof g_siginfo, 0);
     arm_accept();

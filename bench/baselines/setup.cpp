@@ -123,16 +123,22 @@ int open_listener(const options& opt, bool nonblocking) {
         fprintf(stderr, "cannot listen on %s:%d: %s\n", opt.bind, opt.port, strerror(errno));
         exit(1);
     }
+    print_listening(ss);
+    return fd;
+}
+
+void print_listening(const sockaddr_storage& ss) {
     char host[INET6_ADDRSTRLEN] = "?";
     if (ss.ss_family == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
         printf("listening on %s:%d\n", host, ntohs(sin->sin_port));
     } else {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
         inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
         printf("listening on [%s]:%d\n", host, ntohs(sin6->sin6_port));
     }
     fflush(stdout);
-    return fd;
 }
 
 int accept_connection(int listen_fd, int flags) {

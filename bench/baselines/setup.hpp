@@ -4,6 +4,7 @@
 // Deliberately free of coil (the baselines are the yardsticks coil is measured against).
 // Errors at start-up print one line to stderr and exit (2: bad argument, 1: cannot listen).
 #pragma once
+#include <sys/socket.h>
 
 #include <csignal>
 
@@ -23,8 +24,12 @@ struct options {
 // on the architecture) to stdout and exits 0; a bad argument prints it to stderr and exits 2.
 options parse_options(int argc, char** argv, const char* summary, int default_workers);
 
-// Raises RLIMIT_NOFILE's soft limit to the hard limit (as baseline_epoll does).
+// Raises RLIMIT_NOFILE's soft limit to the hard limit.
 void raise_nofile_limit();
+
+// Prints the one line every harness reads the port from: "listening on HOST:PORT" ("[::1]:PORT"
+// for IPv6), for the address in `ss`, and flushes stdout.
+void print_listening(const sockaddr_storage& ss);
 
 // socket + SO_REUSEADDR + bind + listen(SOMAXCONN), CLOEXEC (and NONBLOCK if asked). Prints
 // exactly one line, "listening on HOST:PORT" ("[::1]:PORT" for IPv6), as baseline_epoll does, so
