@@ -12,17 +12,27 @@
 //  - MsgRing: io_uring_prep_msg_ring from the pool thread's own small ring into the loop ring
 //    (kernel 5.18+; IOSQE_CQE_SKIP_SUCCESS, so the sender reaps nothing): a CQE appears in the
 //    loop ring, no fd, no re-arm.
+//  - SyncMsgRing: the same message with no sender ring, io_uring_register(2)
+//    IORING_REGISTER_SEND_MSG_RING (Linux 6.13+): what coil's loops use.
+//  - CoilPostRoundTrip/msg_ring:0|1: the same through coil's event_loop::post, eventfd vs
+//    MSG_RING (loop_options::wake_msg_ring), as an offload's completion pays it.
 // Figures are per round trip (notify + wake back), real time. Skipped where MSG_RING is missing.
 
 #include <benchmark/benchmark.h>
 #include <liburing.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <thread>
+
+#include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/sync/event.hpp"
+#include "coil/runtime/task.hpp"
 
 namespace {
 
@@ -169,8 +179,82 @@ void BM_WakeMsgRing(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
+// The message without a sender ring: io_uring_register(-1, IORING_REGISTER_SEND_MSG_RING, sqe)
+// (Linux 6.13+), what coil uses, so no thread needs a ring (an fd) of its own to wake a loop.
+void BM_WakeSyncMsgRing(benchmark::State& state) {
+    io_uring ring;
+    if (!init_loop_ring(ring)) {
+        state.SkipWithError("io_uring unavailable");
+        return;
+    }
+    const int target = ring.ring_fd;
+    auto send = [target]() -> long {
+        io_uring_sqe sqe{};
+        io_uring_prep_msg_ring(&sqe, target, 0, wake_tag, 0);
+        return ::syscall(__NR_io_uring_register, -1, 31 /* IORING_REGISTER_SEND_MSG_RING */, &sqe, 1);
+    };
+    if (send() < 0) {
+        io_uring_queue_exit(&ring);
+        state.SkipWithError("IORING_REGISTER_SEND_MSG_RING unsupported (kernel < 6.13)");
+        return;
+    }
+    io_uring_cqe* first = nullptr;
+    io_uring_wait_cqe(&ring, &first);
+    io_uring_cqe_seen(&ring, first);
+    {
+        pool_thread pool([&send] { benchmark::DoNotOptimize(send()); });
+        for (auto _ : state) {
+            pool.request();
+            io_uring_submit_and_wait(&ring, 1);
+            io_uring_cqe* cqe = nullptr;
+            io_uring_peek_cqe(&ring, &cqe);
+            benchmark::DoNotOptimize(cqe->user_data);
+            io_uring_cqe_seen(&ring, cqe);
+        }
+    }
+    io_uring_queue_exit(&ring);
+    state.SetItemsProcessed(state.iterations());
+}
+
+// The same round trip through coil itself: the pool-like thread calls event_loop::post, which
+// wakes the loop blocked in io_uring_enter by the mechanism the loop was made with
+// (loop_options::wake_msg_ring: 0 = eventfd, 1 = IORING_OP_MSG_RING where the kernel has it),
+// and the posted function sets a coil::event the benchmark's task waits on. This is what an
+// offload's completion pays on top of the job.
+void BM_CoilPostRoundTrip(benchmark::State& state) {
+    coil::loop_options options;
+    options.backend = coil::backend_kind::io_uring;
+    options.wake_msg_ring = state.range(0) != 0;
+    if (!coil::backend_available(coil::backend_kind::io_uring)) {
+        state.SkipWithError("io_uring unavailable");
+        return;
+    }
+    coil::event_loop loop(options);
+    if (options.wake_msg_ring && loop.wake_method() != "IORING_OP_MSG_RING") {
+        state.SkipWithError("IORING_OP_MSG_RING wake unavailable on this kernel");
+        return;
+    }
+    state.SetLabel(std::string(loop.wake_method()));
+    coil::event answered;
+    {
+        pool_thread pool([&] { loop.post([&] { answered.set(); }); });
+        auto body = [&]() -> coil::task<void> {
+            coil::event_loop::external_work pending(loop);
+            for (auto _ : state) {
+                answered.reset();
+                pool.request();
+                co_await answered.wait();
+            }
+        };
+        loop.run(body());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(BM_WakeEventfd)->UseRealTime();
 BENCHMARK(BM_WakeMsgRing)->UseRealTime();
+BENCHMARK(BM_WakeSyncMsgRing)->UseRealTime();
+BENCHMARK(BM_CoilPostRoundTrip)->Arg(0)->Arg(1)->ArgName("msg_ring")->UseRealTime();
 
 }  // namespace
 

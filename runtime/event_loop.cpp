@@ -56,6 +56,7 @@ event_loop::event_loop(loop_options options)
     backend_ = std::move(choice.chosen);
     kind_ = backend_->kind();
     reason_ = std::move(choice.reason);
+    if (!options.wake_msg_ring) backend_->use_eventfd_wake();
     paused_ = options.paused_clock;
     if (paused_) manual_now_ = detail::clock::now();
     this_thread_loop = this;
@@ -78,6 +79,8 @@ event_loop::~event_loop() {
 }
 
 event_loop* event_loop::current() noexcept { return this_thread_loop; }
+
+std::string_view event_loop::wake_method() const noexcept { return backend_->wake_method(); }
 
 event_loop& event_loop::current_or_throw() {
     if (this_thread_loop == nullptr) {
@@ -119,8 +122,10 @@ void event_loop::post(std::function<void()> fn) {
         std::lock_guard lock(posted_mutex_);
         posted_.push_back(std::move(fn));
     }
-    has_posted_.store(true, std::memory_order_release);
-    backend_->wake();
+    // One wake per batch: whoever raises the flag wakes the loop; posts that find it raised are
+    // drained by the run_posted that the earlier wake leads to. run_posted lowers the flag under
+    // the lock as it takes the queue, so a post queued after that take sees it lowered and wakes.
+    if (!has_posted_.exchange(true, std::memory_order_acq_rel)) backend_->wake();
 }
 
 bool event_loop::start_io(detail::io_op& op) noexcept {

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "coil/runtime/backend_kind.hpp"
@@ -80,6 +81,11 @@ struct loop_options {
     /// false: they wait for readiness and then recv into a pool buffer, as where the kernel has
     /// no buffer rings (for comparison, and to test that path).
     bool recv_multishot = true;
+    /// io_uring: post() from another thread wakes the loop with a synchronous IORING_OP_MSG_RING
+    /// message (the default, where the kernel has it: Linux 6.13+, checked when the loop is
+    /// made; one syscall, no fd). false: an eventfd write, as on epoll and on older kernels (for
+    /// comparison, or where a kernel's MSG_RING is suspect). docs/threading.md has the figures.
+    bool wake_msg_ring = true;
 };
 
 class event_loop {
@@ -97,6 +103,9 @@ public:
     [[nodiscard]] backend_kind backend() const noexcept { return kind_; }
     /// Why this backend was chosen (forced by COIL_BACKEND, configured, or the probe's finding).
     [[nodiscard]] const std::string& backend_reason() const noexcept { return reason_; }
+    /// How post() from another thread wakes this loop: "IORING_OP_MSG_RING" or "eventfd"
+    /// (loop_options::wake_msg_ring).
+    [[nodiscard]] std::string_view wake_method() const noexcept;
 
     /// Drives `t` (and everything else on this loop) until `t` finishes; returns its value or
     /// rethrows its exception. Throws std::logic_error if `t` can never finish (it waits while no

@@ -6,7 +6,7 @@
 //     co_await coil::switch_to(home);            // back on the home loop's thread
 //
 // What it does: if `target` is the calling thread's loop, nothing (no suspension). Otherwise the
-// coroutine suspends, event_loop::post hands it to `target` (an eventfd wake, about 10 us, see
+// coroutine suspends, event_loop::post hands it to `target` (one wake, MSG_RING or eventfd, see
 // docs/threading.md), and it resumes on target's thread in a later turn of that loop.
 // Threading: after the await, the coroutine's frame runs on target's thread; what it touches
 // there must be safe on that thread. I/O objects (tcp_stream, tcp_listener, io_handle,

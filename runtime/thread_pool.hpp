@@ -11,8 +11,8 @@
 // exception thrown by fn is rethrown by the co_await, in the awaiting coroutine. A result fn
 // returns is not unwrapped: fn returning result<T> gives result<result<T>>.
 // Where it resumes: always on the awaiting coroutine's own loop thread, in a later turn of that
-// loop (the pool thread posts the completion with event_loop::post, which wakes the loop through
-// its eventfd; see docs/threading.md for the measured cost and why not IORING_OP_MSG_RING).
+// loop (the pool thread posts the completion with event_loop::post, which wakes the loop by
+// IORING_OP_MSG_RING or its eventfd; docs/threading.md has the measured cost of each).
 // GCC 12: a lambda with init-captures that own memory must be named before the co_await
 // (`auto job = [s = std::move(s)] {...}; co_await pool.run(std::move(job));`), see docs/gcc12.md.
 // fn runs on a pool thread: it must not touch the loop or anything of it (tasks, I/O objects,
@@ -207,7 +207,7 @@ private:
     // The completion reached us (or the job was withdrawn): stop everything that waits for it.
     void finish() noexcept {
         // The pool thread that posted our completion may still be inside event_loop::post (its
-        // eventfd write) after the loop ran the posted function: wait for it to leave, under the
+        // wake) after the loop ran the posted function: wait for it to leave, under the
         // job's lock, before this task (and then perhaps the loop) may go away.
         if (state_.loop) job_->detach();
         detail::cancel_state::unlink(state_);

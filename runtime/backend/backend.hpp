@@ -45,8 +45,16 @@ public:
     /// pushes the completed ops on the ready queue.
     virtual void poll(std::optional<std::chrono::nanoseconds> timeout) = 0;
 
-    /// Makes a poll() in progress on the loop's thread return. Callable from any thread.
+    /// Makes a poll() in progress on the loop's thread return, or the next one if none is in
+    /// progress. Callable from any thread.
     virtual void wake() noexcept = 0;
+
+    /// Wakes from other threads use the eventfd even where a faster way exists (io_uring:
+    /// IORING_OP_MSG_RING). Called before the loop is shared with other threads.
+    virtual void use_eventfd_wake() noexcept = 0;
+
+    /// How wake() reaches the loop: "eventfd" or "IORING_OP_MSG_RING".
+    [[nodiscard]] virtual std::string_view wake_method() const noexcept = 0;
 
     /// `fd` will carry many operations (a connection) and coil owns it: it will be closed through
     /// coil (forget_fd first), never behind the backend's back. So the backend may register it

@@ -37,6 +37,8 @@ public:
     void abandon(io_op& op) noexcept override;
     void poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void wake() noexcept override;
+    void use_eventfd_wake() noexcept override {}
+    std::string_view wake_method() const noexcept override { return "eventfd"; }
     void register_fd(int fd) noexcept override;  // coil owns it: keep per-fd memory
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;

@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "coil/runtime/backend/msg_ring_wake.hpp"
 #include "coil/runtime/backend/sys_op.hpp"
 #include "coil/runtime/backend/ops/dispatch.hpp"
 #include "coil/runtime/log.hpp"
@@ -25,6 +26,7 @@ constexpr unsigned cq_entries = 16384;
 // user_data values that are not io_op addresses (ops are at least 8-byte aligned).
 constexpr std::uint64_t ignored_tag = 0;  // cancel requests: their own CQE carries nothing for us
 constexpr std::uint64_t wake_tag = 1;     // the read on the wake eventfd
+constexpr std::uint64_t msg_wake_tag = 2; // an IORING_OP_MSG_RING wake from another thread
 
 constexpr std::uint8_t stage_waiting_readiness = 1;
 
@@ -134,7 +136,12 @@ std::unique_ptr<uring_backend> uring_backend::create(ready_queue& ready, std::st
         io_uring_queue_exit(&ring);
         return nullptr;
     }
-    return std::make_unique<uring_backend>(ready, ring, flags, wake_fd);
+    auto made = std::make_unique<uring_backend>(ready, ring, flags, wake_fd);
+    std::string no_msg_ring;
+    made->msg_ring_wake_ = msg_ring_wake_probe(made->ring_, msg_wake_tag, no_msg_ring);
+    made->wake_note_ = made->msg_ring_wake_ ? "wakes by IORING_OP_MSG_RING"
+                                            : "wakes by eventfd (" + no_msg_ring + ")";
+    return made;
 }
 
 uring_backend::uring_backend(ready_queue& ready, const io_uring& ring, unsigned flags,
@@ -193,7 +200,7 @@ uring_backend::~uring_backend() {
 
 std::string uring_backend::description() const {
     return flag_names(setup_flags_) + ", " + std::to_string(ring_.sq.ring_entries) + " SQ / " +
-           std::to_string(ring_.cq.ring_entries) + " CQ entries, " + buffer_ring_note_;
+           std::to_string(ring_.cq.ring_entries) + " CQ entries, " + wake_note_ + ", " + buffer_ring_note_;
 }
 
 bool uring_backend::feed_buffer_pool(buffer_pool& pool) noexcept {
@@ -427,6 +434,7 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
         wake_armed_ = false;
         return;
     }
+    if (user_data == msg_wake_tag) return;  // its work is in the loop's post queue
     io_op& op = *reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
     if (op.on_multishot != nullptr) {
         on_multishot_completion(op, res, flags);
@@ -495,7 +503,20 @@ bool uring_backend::pooled_readiness_done(io_op& op, int& res) noexcept {
     return false;
 }
 
+void uring_backend::use_eventfd_wake() noexcept {
+    if (!msg_ring_wake_) return;
+    msg_ring_wake_ = false;
+    wake_note_ = "wakes by eventfd (configured)";
+}
+
+std::string_view uring_backend::wake_method() const noexcept {
+    return msg_ring_wake_ ? "IORING_OP_MSG_RING" : "eventfd";
+}
+
 void uring_backend::wake() noexcept {
+    // The message needs nothing re-armed and no fd; the eventfd (whose read stays armed) takes
+    // any wake the message could not carry, so no wake is lost either way.
+    if (msg_ring_wake_ && msg_ring_wake(ring_.ring_fd, msg_wake_tag)) return;
     const std::uint64_t one = 1;
     [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
 }

@@ -6,6 +6,8 @@
 // (completions run in our enter, not as interrupts), else COOP_TASKRUN, else plain setup.
 // user_data is the io_op's address; the op lives in its awaiter, which never dies while the op is
 // in flight (abandon() cancels and reaps until the op's own CQE has arrived).
+// Cross-thread wakes: a synchronous IORING_OP_MSG_RING message where the kernel has it (Linux
+// 6.13+, probed at creation), else a write to an eventfd whose read stays armed.
 // Threading: loop thread only, except wake().
 
 #include <liburing.h>
@@ -34,6 +36,8 @@ public:
     void abandon(io_op& op) noexcept override;
     void poll(std::optional<std::chrono::nanoseconds> timeout) override;
     void wake() noexcept override;
+    void use_eventfd_wake() noexcept override;
+    std::string_view wake_method() const noexcept override;
     void register_fd(int fd) noexcept override;
     void cancel_fd(int fd) noexcept override;
     void forget_fd(int fd) noexcept override;
@@ -68,6 +72,10 @@ private:
     unsigned setup_flags_;
     int wake_fd_;
     bool wake_armed_ = false;
+    // Wakes from other threads go by IORING_OP_MSG_RING (msg_ring_wake.hpp) where the probe at
+    // creation found it works; set before the loop is shared, read by wake() on any thread.
+    bool msg_ring_wake_ = false;
+    std::string wake_note_;
     bool multishot_accept_ = true;            // until a kernel rejects it
     bool multishot_accept_confirmed_ = false;  // a multishot accept has worked on this ring
     bool multishot_recv_ = true;              // until a kernel rejects it
