@@ -126,6 +126,19 @@ void BM_WakeEventfd(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
+// The measured loop of the message benchmarks: ask the pool thread for a message, wait for its
+// CQE in the loop ring, consume it.
+void measure_message_round_trips(benchmark::State& state, io_uring& ring, pool_thread& pool) {
+    for (auto _ : state) {
+        pool.request();
+        io_uring_submit_and_wait(&ring, 1);
+        io_uring_cqe* cqe = nullptr;
+        io_uring_peek_cqe(&ring, &cqe);
+        benchmark::DoNotOptimize(cqe->user_data);
+        io_uring_cqe_seen(&ring, cqe);
+    }
+}
+
 void BM_WakeMsgRing(benchmark::State& state) {
     io_uring ring;
     if (!init_loop_ring(ring)) {
@@ -165,14 +178,7 @@ void BM_WakeMsgRing(benchmark::State& state) {
             sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
             io_uring_submit(&sender);
         });
-        for (auto _ : state) {
-            pool.request();
-            io_uring_submit_and_wait(&ring, 1);
-            io_uring_cqe* cqe = nullptr;
-            io_uring_peek_cqe(&ring, &cqe);
-            benchmark::DoNotOptimize(cqe->user_data);
-            io_uring_cqe_seen(&ring, cqe);
-        }
+        measure_message_round_trips(state, ring, pool);
     }
     io_uring_queue_exit(&sender);
     io_uring_queue_exit(&ring);
@@ -203,14 +209,7 @@ void BM_WakeSyncMsgRing(benchmark::State& state) {
     io_uring_cqe_seen(&ring, first);
     {
         pool_thread pool([&send] { benchmark::DoNotOptimize(send()); });
-        for (auto _ : state) {
-            pool.request();
-            io_uring_submit_and_wait(&ring, 1);
-            io_uring_cqe* cqe = nullptr;
-            io_uring_peek_cqe(&ring, &cqe);
-            benchmark::DoNotOptimize(cqe->user_data);
-            io_uring_cqe_seen(&ring, cqe);
-        }
+        measure_message_round_trips(state, ring, pool);
     }
     io_uring_queue_exit(&ring);
     state.SetItemsProcessed(state.iterations());
