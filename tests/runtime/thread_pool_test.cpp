@@ -74,6 +74,17 @@ task<bool> eventually(Pred ready) {
     co_return ready();
 }
 
+// Spawns in `group` one task per slot of `results`, each running a pool job that counts itself
+// in `ran` and answers 100 + its place in that count.
+void spawn_counting_jobs(coil::task_group& group, coil::thread_pool& pool, std::atomic<int>& ran,
+                         std::vector<coil::result<int>>& results) {
+    for (auto& slot : results) {
+        group.spawn([](coil::thread_pool& p, std::atomic<int>& n, coil::result<int>& out) -> task<void> {
+            out = co_await p.run([&] { return n.fetch_add(1) + 100; });
+        }(pool, ran, slot));
+    }
+}
+
 TEST_P(ThreadPoolTest, ReturnsTheValueAndResumesOnTheHomeLoop) {
     coil::thread_pool pool({.threads = 2, .queue_capacity = 4});
     run([&]() -> task<void> {
@@ -405,12 +416,7 @@ TEST_P(ThreadPoolTest, AJobThatStopsItsOwnPoolAndPostsToItsLoopCompletes) {
             }(pool, loop, held, started, posted_ran_on, posted_ran, first));
             const bool running = co_await eventually([&] { return started.load(); });
             CO_ASSERT_TRUE(running);
-            for (auto& slot : rest) {
-                group.spawn([](coil::thread_pool& p, std::atomic<int>& n,
-                               coil::result<int>& out) -> task<void> {
-                    out = co_await p.run([&] { return n.fetch_add(1) + 100; });
-                }(pool, others_ran, slot));
-            }
+            spawn_counting_jobs(group, pool, others_ran, rest);
             co_await coil::yield();
             EXPECT_EQ(pool.queued(), 2u);
             held.open();
@@ -515,12 +521,7 @@ TEST_P(ThreadPoolTest, ShutdownCancelsQueuedWorkAndWaitsForRunningWork) {
         }(pool, held, started, first));
         const bool running = co_await eventually([&] { return started.load(); });
         CO_ASSERT_TRUE(running);
-        for (auto& slot : rest) {
-            group.spawn([](coil::thread_pool& p, std::atomic<int>& n,
-                           coil::result<int>& out) -> task<void> {
-                out = co_await p.run([&] { return n.fetch_add(1) + 100; });
-            }(pool, others_ran, slot));
-        }
+        spawn_counting_jobs(group, pool, others_ran, rest);
         co_await coil::yield();
         EXPECT_EQ(pool.queued(), 2u);
         EXPECT_EQ(pool.waiting(), 3u);
