@@ -45,17 +45,21 @@ event_loop::event_loop(loop_options options)
         throw std::logic_error(
             "coil::event_loop: this thread already has an event loop; use one loop per thread");
     }
-    if (recv_buffer_size_ == 0 || recv_buffer_size_ > (1u << 30) || recv_buffer_count_ == 0 ||
+    if (recv_buffer_size_ > (1u << 30) || recv_buffer_count_ == 0 ||
         recv_buffer_count_ > detail::buffer_pool::max_count) {
         throw std::invalid_argument(
-            "coil::event_loop: loop_options::recv_buffer_size must be 1 .. 1 GiB and "
-            "recv_buffer_count 1 .. 32768");
+            "coil::event_loop: loop_options::recv_buffer_size must be 1 .. 1 GiB (or 0: the "
+            "backend's default) and recv_buffer_count 1 .. 32768");
     }
     ignore_sigpipe_by_default();
     detail::backend_choice choice = detail::make_backend(options.backend, ready_);
     backend_ = std::move(choice.chosen);
     kind_ = backend_->kind();
     reason_ = std::move(choice.reason);
+    if (recv_buffer_size_ == 0) {
+        // loop_options::recv_buffer_size says why they differ.
+        recv_buffer_size_ = kind_ == backend_kind::epoll ? 16 * 1024 : 4 * 1024;
+    }
     if (!options.wake_msg_ring) backend_->use_eventfd_wake();
     paused_ = options.paused_clock;
     if (paused_) manual_now_ = detail::clock::now();

@@ -70,12 +70,18 @@ struct loop_options {
     /// `recv_buffer_count` buffers of `recv_buffer_size` bytes, made on the first pooled receive
     /// (a loop that never uses it pays nothing). Each receive yields at most one buffer's worth.
     /// On io_uring the pool is a provided buffer ring that multishot receives pick from; on
-    /// epoll a buffer is taken only once a socket is readable. The defaults, 4 KiB x 2048 (8 MiB
-    /// of address space, resident as it is used), keep the pool under 1 KiB per connection at
-    /// 10,000 connections; docs/backends.md says how they were chosen. Limits: size 1 .. 1 GiB,
-    /// count 1 .. 32768 (the kernel's ring limit); otherwise the loop's constructor throws
+    /// epoll a buffer is taken only once a socket is readable. recv_buffer_size 0 (the default)
+    /// takes the backend's size:
+    /// - io_uring: 4 KiB. The ring hands buffers out in turn, so under load every buffer becomes
+    ///   resident; 4 KiB x 2048 (8 MiB) keeps that under 1 KiB per connection at 10,000.
+    /// - epoll: 16 KiB. The most recently returned buffer is taken first and only the bytes
+    ///   received touch its pages, so a larger buffer costs address space, not memory; and a
+    ///   read shorter than the buffer shows the socket drained, so a message of up to 16 KiB - 1
+    ///   costs one recv, where a 4 KiB message in a 4 KiB buffer cost a second one (EAGAIN).
+    /// docs/backends.md says how they were chosen. Limits: size 1 .. 1 GiB (or 0), count
+    /// 1 .. 32768 (the kernel's ring limit); otherwise the loop's constructor throws
     /// std::invalid_argument.
-    std::uint32_t recv_buffer_size = 4096;
+    std::uint32_t recv_buffer_size = 0;
     std::uint32_t recv_buffer_count = 2048;
     /// io_uring: pooled receives use a multishot recv with a provided buffer ring (the default).
     /// false: they wait for readiness and then recv into a pool buffer, as where the kernel has

@@ -535,8 +535,52 @@ TEST_P(PooledRecvTest, BadPoolOptionsAreRefused) {
     o.recv_buffer_count = 40000;
     EXPECT_THROW(coil::event_loop{o}, std::invalid_argument);
     o.recv_buffer_count = 16;
-    o.recv_buffer_size = 0;
+    o.recv_buffer_size = (1u << 30) + 1;
     EXPECT_THROW(coil::event_loop{o}, std::invalid_argument);
+    o.recv_buffer_size = 0;  // the backend's default
+    EXPECT_NO_THROW(coil::event_loop{o});
+}
+
+// loop_options::recv_buffer_size 0 (the default) is 4 KiB on io_uring, 16 KiB on epoll: one
+// receive with 20,000 bytes waiting yields exactly that much.
+TEST_P(PooledRecvTest, TheDefaultBufferSizeIsTheBackends) {
+    const std::size_t expected = backend() == coil::backend_kind::epoll ? 16384 : 4096;
+    auto body = [&]() -> task<void> {
+        auto [client, server] = co_await connected_pair();
+        const std::string message(20'000, 'm');
+        auto sent = co_await client.send_all(bytes_of(message));
+        EXPECT_TRUE(sent);
+        co_await coil::sleep_for(20ms);  // loopback: it is all in the receive queue by now
+        auto buf = co_await server.recv_pooled();
+        EXPECT_TRUE(buf);
+        if (buf) {
+            EXPECT_EQ(buf->size(), expected);
+        }
+    };
+    run(body());
+}
+
+// Regression (coil-epoll made 3 syscalls per 4 KiB echo where the epoll baseline made 2): a
+// 4 KiB message filled a 4 KiB pool buffer exactly, a full read cannot show the socket drained,
+// so the next receive tried recv once more only to get EAGAIN. With the default buffer a 4 KiB
+// message reads short, and the next receive waits without a syscall. (io_uring runs no
+// operation syscalls at all: 0 there as well.)
+TEST_P(PooledRecvTest, AFourKibMessageCostsOneRecvTheNextReceiveWaitsWithoutASyscall) {
+    auto body = []() -> task<void> {
+        auto [client, server] = co_await connected_pair();
+        const std::string message(4096, 'q');
+        auto sent = co_await client.send_all(bytes_of(message));
+        EXPECT_TRUE(sent);
+        std::string got;
+        const std::error_code received = co_await receive_all(server, message.size(), got);
+        EXPECT_FALSE(received);
+        auto& loop = coil::event_loop::current_or_throw();
+        const std::uint64_t before = loop.stats().op_syscalls;
+        auto next = co_await coil::with_timeout(server.recv_pooled(), 20ms);
+        EXPECT_EQ(next.error(), std::errc::timed_out);
+        EXPECT_EQ(loop.stats().op_syscalls - before, 0u) << "a receive tried recv on a drained socket";
+    };
+    run(body());
 }
 
 // ---- Adversarial review (issue 9): shapes of bugs other io_uring runtimes shipped ----
