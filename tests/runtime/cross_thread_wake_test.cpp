@@ -13,20 +13,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/io.hpp"
 #include "coil/runtime/sleep.hpp"
 #include "coil/runtime/sync/event.hpp"
+#include "coil/runtime/task_group.hpp"
 #include "coil/runtime/when_any.hpp"
+#include "support/sockets.hpp"
 
 namespace {
 
@@ -202,6 +208,56 @@ TEST_P(CrossThreadWakeTest, APostMadeWhileEarlierPostedWorkRunsIsNotLeftBehind) 
             go = true;
             cv.notify_all();
             cv.wait_for(lock, bound, [&] { return posted; });
+        });
+        co_return co_await wait_bounded(second_ran);
+    };
+    const bool woke = loop.run(body());
+    poster.join();
+    EXPECT_TRUE(woke);
+}
+
+// Regression (kind: a wake reaped before the loop waits, with the posted flag raised): posted
+// work that destroys a task with I/O in flight waits in the kernel (abandon) until that I/O has
+// ended, reaping whatever else has arrived meanwhile, a wake included. A post made while that
+// work ran found the flag lowered by the drain's take and woke the loop; its wake (the message,
+// or the eventfd read's completion) is then gone, and the loop must not wait for another.
+task<void> recv_forever(int fd) {
+    std::array<std::byte, 16> buffer{};
+    (void)co_await coil::recv(fd, buffer);
+}
+
+TEST_P(CrossThreadWakeTest, APostWhoseWakeAnAbandonInPostedWorkReapedIsNotLeftBehind) {
+    coil::event_loop loop(options());
+    auto pair = coil::testing::make_socket_pair();
+    coil::event second_ran;
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool go = false;
+    bool posted = false;
+    std::thread poster([&] {
+        std::unique_lock lock(mutex);
+        if (!cv.wait_for(lock, bound, [&] { return go; })) return;
+        lock.unlock();
+        loop.post([&] { second_ran.set(); });
+        lock.lock();
+        posted = true;
+        cv.notify_all();
+    });
+    auto body = [&]() -> task<bool> {
+        coil::event_loop::external_work pending(loop);
+        std::optional<coil::task_group> reader(std::in_place);
+        reader->spawn(recv_forever(pair.a.get()));
+        co_await coil::sleep_for(2ms);  // the recv now waits in the kernel (and the wake read)
+        EXPECT_EQ(loop.io_in_flight(), 1u);
+        loop.post([&] {
+            {
+                // Runs inside the loop's drain: the other thread posts now, and returns.
+                std::unique_lock lock(mutex);
+                go = true;
+                cv.notify_all();
+                cv.wait_for(lock, bound, [&] { return posted; });
+            }
+            reader.reset();  // io_uring: abandon() waits for the recv's cancellation, reaping the wake
         });
         co_return co_await wait_bounded(second_ran);
     };
