@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -264,6 +265,45 @@ TEST_P(CrossThreadWakeTest, APostWhoseWakeAnAbandonInPostedWorkReapedIsNotLeftBe
     const bool woke = loop.run(body());
     poster.join();
     EXPECT_TRUE(woke);
+}
+
+// Regression (kind: wake messages piling up while the loop stays out of the kernel): a loop busy
+// with ready tasks and no I/O in flight skips the kernel every turn, yet drains its posts every
+// turn, so each next post finds the flag lowered and wakes. On a DEFER_TASKRUN ring a message
+// becomes a CQE only when the loop enters the kernel: before the fix every such post sent one,
+// kernel task work that piled up (one per post) and then flooded the CQ (16,384 entries) when
+// the loop did enter. Here 2,000 posts are each drained in a turn of their own while the loop
+// spins; then one wait reaps what was sent. One message (or eventfd read, or epoll event) not
+// yet reaped stands for all later wakes, so the whole run reaps one, and never more than a few.
+TEST_P(CrossThreadWakeTest, WakesSentWhileABusyLoopStaysOutOfTheKernelDoNotPileUp) {
+    coil::event_loop loop(options());
+    constexpr int posts = 2000;
+    std::atomic<int> ran{0};
+    std::atomic<bool> give_up{false};
+    auto body = [&]() -> task<std::uint64_t> {
+        coil::event_loop::external_work pending(loop);
+        co_await coil::sleep_for(1ms);  // one wait first (the eventfd read is armed then)
+        EXPECT_EQ(loop.io_in_flight(), 0u);
+        const std::uint64_t before = loop.stats().completions;
+        std::thread poster([&] {
+            for (int i = 0; i < posts && !give_up.load(); ++i) {
+                loop.post([&] { ran.fetch_add(1); });
+                // Lockstep: the next post comes after this one ran, so each is a drain of its own.
+                while (ran.load() == i && !give_up.load()) std::this_thread::yield();
+            }
+        });
+        const auto give_up_at = std::chrono::steady_clock::now() + bound;
+        while (ran.load() < posts && std::chrono::steady_clock::now() < give_up_at) {
+            co_await coil::yield();  // ready again at once: the loop never waits in the kernel
+        }
+        give_up.store(true);
+        poster.join();
+        co_await coil::sleep_for(1ms);  // enters the kernel: whatever was sent arrives, is reaped
+        co_return loop.stats().completions - before;
+    };
+    const std::uint64_t reaped = loop.run(body());
+    EXPECT_EQ(ran.load(), posts);
+    EXPECT_LE(reaped, 3u);  // before the fix, on io_uring with MSG_RING: 2,000
 }
 
 // Each post comes from a new thread that exits after it.
