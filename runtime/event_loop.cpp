@@ -257,7 +257,11 @@ void event_loop::wait_for_work() {
     fire_due_timers();
     run_posted();
     std::optional<std::chrono::nanoseconds> timeout;
-    if (!ready_.empty()) {
+    // Work posted while the drain ran may have had its wake reaped already (posted work that
+    // destroys a task with I/O in flight reaps in abandon()'s wait), and posts coalesce to one
+    // wake per drain: never wait in the kernel with the flag raised. Once it is seen lowered
+    // here, a later post's wake is still ahead of us (nothing reaps between here and the wait).
+    if (!ready_.empty() || has_posted_.load(std::memory_order_acquire)) {
         timeout = std::chrono::nanoseconds::zero();
     } else if (detail::timer_node* next = timers_.top()) {
         if (!paused_) {

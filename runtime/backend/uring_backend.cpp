@@ -434,7 +434,12 @@ void uring_backend::on_completion(std::uint64_t user_data, int res, unsigned fla
         wake_armed_ = false;
         return;
     }
-    if (user_data == msg_wake_tag) return;  // its work is in the loop's post queue
+    if (user_data == msg_wake_tag) {
+        // Its work is in the loop's post queue, drained before the loop waits again; the next
+        // wake may send a message again.
+        msg_wake_in_flight_.exchange(false, std::memory_order_acq_rel);
+        return;
+    }
     io_op& op = *reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(user_data));
     if (op.on_multishot != nullptr) {
         on_multishot_completion(op, res, flags);
@@ -515,8 +520,14 @@ std::string_view uring_backend::wake_method() const noexcept {
 
 void uring_backend::wake() noexcept {
     // The message needs nothing re-armed and no fd; the eventfd (whose read stays armed) takes
-    // any wake the message could not carry, so no wake is lost either way.
-    if (msg_ring_wake_ && msg_ring_wake(ring_.ring_fd, msg_wake_tag)) return;
+    // any wake the message could not carry, so no wake is lost either way. At most one message
+    // is on its way at a time (msg_wake_in_flight_): one not reaped yet wakes the loop as well
+    // as a second would, whenever the loop next waits.
+    if (msg_ring_wake_) {
+        if (msg_wake_in_flight_.exchange(true, std::memory_order_acq_rel)) return;
+        if (msg_ring_wake(ring_.ring_fd, msg_wake_tag)) return;
+        msg_wake_in_flight_.exchange(false, std::memory_order_acq_rel);  // none went: eventfd
+    }
     const std::uint64_t one = 1;
     [[maybe_unused]] auto r = ::write(wake_fd_, &one, sizeof one);
 }

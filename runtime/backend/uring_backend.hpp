@@ -12,6 +12,7 @@
 
 #include <liburing.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -75,6 +76,15 @@ private:
     // Wakes from other threads go by IORING_OP_MSG_RING (msg_ring_wake.hpp) where the probe at
     // creation found it works; set before the loop is shared, read by wake() on any thread.
     bool msg_ring_wake_ = false;
+    // A wake message was sent and its CQE not reaped yet: wake() sends no other meanwhile. The
+    // loop runs its posted work every turn but enters the kernel only when it has I/O to submit
+    // or in flight or nothing else to do, and on a DEFER_TASKRUN ring a message becomes a CQE
+    // only in such an enter: without this, a busy loop with no I/O lowers its "posted" flag
+    // every turn and each next post sends one more message, piling up kernel task work and
+    // then CQEs past the CQ's size. Any thread raises it (exchange), the loop lowers it on the
+    // message's CQE; read-modify-writes only, so a waker that finds it raised has its posted
+    // flag seen by the loop before it next waits (it never waits with that flag raised).
+    std::atomic<bool> msg_wake_in_flight_{false};
     std::string wake_note_;
     bool multishot_accept_ = true;            // until a kernel rejects it
     bool multishot_accept_confirmed_ = false;  // a multishot accept has worked on this ring

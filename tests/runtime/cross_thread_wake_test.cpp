@@ -13,20 +13,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "coil/runtime/event_loop.hpp"
+#include "coil/runtime/io.hpp"
 #include "coil/runtime/sleep.hpp"
 #include "coil/runtime/sync/event.hpp"
+#include "coil/runtime/task_group.hpp"
 #include "coil/runtime/when_any.hpp"
+#include "support/sockets.hpp"
 
 namespace {
 
@@ -130,7 +137,7 @@ TEST_P(CrossThreadWakeTest, TwoThousandRoundTripsEachWakeTheBlockedLoop) {
                 ++requested;
             }
             cv.notify_one();
-            const bool woke = co_await wait_bounded(answered);  // (GCC 12: not in a condition)
+            const bool woke = co_await wait_bounded(answered);  // GCC 12: never in a condition
             if (!woke) break;
         }
         co_return done;
@@ -209,6 +216,95 @@ TEST_P(CrossThreadWakeTest, APostMadeWhileEarlierPostedWorkRunsIsNotLeftBehind) 
     const bool woke = loop.run(body());
     poster.join();
     EXPECT_TRUE(woke);
+}
+
+// Regression (kind: a wake reaped before the loop waits, with the posted flag raised): posted
+// work that destroys a task with I/O in flight waits in the kernel (abandon) until that I/O has
+// ended, reaping whatever else has arrived meanwhile, a wake included. A post made while that
+// work ran found the flag lowered by the drain's take and woke the loop; its wake (the message,
+// or the eventfd read's completion) is then gone, and the loop must not wait for another.
+task<void> recv_forever(int fd) {
+    std::array<std::byte, 16> buffer{};
+    (void)co_await coil::recv(fd, buffer);
+}
+
+TEST_P(CrossThreadWakeTest, APostWhoseWakeAnAbandonInPostedWorkReapedIsNotLeftBehind) {
+    coil::event_loop loop(options());
+    auto pair = coil::testing::make_socket_pair();
+    coil::event second_ran;
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool go = false;
+    bool posted = false;
+    std::thread poster([&] {
+        std::unique_lock lock(mutex);
+        if (!cv.wait_for(lock, bound, [&] { return go; })) return;
+        lock.unlock();
+        loop.post([&] { second_ran.set(); });
+        lock.lock();
+        posted = true;
+        cv.notify_all();
+    });
+    auto body = [&]() -> task<bool> {
+        coil::event_loop::external_work pending(loop);
+        std::optional<coil::task_group> reader(std::in_place);
+        reader->spawn(recv_forever(pair.a.get()));
+        co_await coil::sleep_for(2ms);  // the recv now waits in the kernel (and the wake read)
+        EXPECT_EQ(loop.io_in_flight(), 1u);
+        loop.post([&] {
+            {
+                // Runs inside the loop's drain: the other thread posts now, and returns.
+                std::unique_lock lock(mutex);
+                go = true;
+                cv.notify_all();
+                cv.wait_for(lock, bound, [&] { return posted; });
+            }
+            reader.reset();  // io_uring: abandon() waits for the recv's cancellation, reaping the wake
+        });
+        co_return co_await wait_bounded(second_ran);
+    };
+    const bool woke = loop.run(body());
+    poster.join();
+    EXPECT_TRUE(woke);
+}
+
+// Regression (kind: wake messages piling up while the loop stays out of the kernel): a loop busy
+// with ready tasks and no I/O in flight skips the kernel every turn, yet drains its posts every
+// turn, so each next post finds the flag lowered and wakes. On a DEFER_TASKRUN ring a message
+// becomes a CQE only when the loop enters the kernel: before the fix every such post sent one,
+// kernel task work that piled up (one per post) and then flooded the CQ (16,384 entries) when
+// the loop did enter. Here 2,000 posts are each drained in a turn of their own while the loop
+// spins; then one wait reaps what was sent. One message (or eventfd read, or epoll event) not
+// yet reaped stands for all later wakes, so the whole run reaps one, and never more than a few.
+TEST_P(CrossThreadWakeTest, WakesSentWhileABusyLoopStaysOutOfTheKernelDoNotPileUp) {
+    coil::event_loop loop(options());
+    constexpr int posts = 2000;
+    std::atomic<int> ran{0};
+    std::atomic<bool> give_up{false};
+    auto body = [&]() -> task<std::uint64_t> {
+        coil::event_loop::external_work pending(loop);
+        co_await coil::sleep_for(1ms);  // one wait first (the eventfd read is armed then)
+        EXPECT_EQ(loop.io_in_flight(), 0u);
+        const std::uint64_t before = loop.stats().completions;
+        std::thread poster([&] {
+            for (int i = 0; i < posts && !give_up.load(); ++i) {
+                loop.post([&] { ran.fetch_add(1); });
+                // Lockstep: the next post comes after this one ran, so each is a drain of its own.
+                while (ran.load() == i && !give_up.load()) std::this_thread::yield();
+            }
+        });
+        const auto give_up_at = std::chrono::steady_clock::now() + bound;
+        while (ran.load() < posts && std::chrono::steady_clock::now() < give_up_at) {
+            co_await coil::yield();  // ready again at once: the loop never waits in the kernel
+        }
+        give_up.store(true);
+        poster.join();
+        co_await coil::sleep_for(1ms);  // enters the kernel: whatever was sent arrives, is reaped
+        co_return loop.stats().completions - before;
+    };
+    const std::uint64_t reaped = loop.run(body());
+    EXPECT_EQ(ran.load(), posts);
+    EXPECT_LE(reaped, 3u);  // before the fix, on io_uring with MSG_RING: 2,000
 }
 
 // Each post comes from a new thread that exits after it.
