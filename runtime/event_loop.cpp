@@ -250,7 +250,16 @@ void event_loop::run_posted() {
         work.swap(posted_);
         has_posted_.store(false, std::memory_order_relaxed);
     }
-    for (auto& fn : work) fn();
+    // One function's exception must not drop the others taken with it (a thread pool's
+    // completion among them would leave its task waiting forever): it goes where a spawned
+    // task's would.
+    for (auto& fn : work) {
+        try {
+            fn();
+        } catch (...) {
+            report_unhandled(std::current_exception());
+        }
+    }
 }
 
 void event_loop::wait_for_work() {

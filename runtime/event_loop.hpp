@@ -168,7 +168,9 @@ public:
 
     void set_unhandled_exception_handler(std::function<void(std::exception_ptr)> handler);
 
-    /// Runs `fn` on this loop's thread during a later turn. Callable from any thread.
+    /// Runs `fn` on this loop's thread during a later turn. Callable from any thread. An
+    /// exception out of `fn` goes to the unhandled-exception handler (as one escaping a spawned
+    /// task does: logged by default); the other posted functions run regardless.
     void post(std::function<void()> fn);
 
     /// Keeps run() from declaring a deadlock while work elsewhere will post() back. Thread-safe.

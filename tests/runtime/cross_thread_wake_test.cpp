@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -305,6 +306,39 @@ TEST_P(CrossThreadWakeTest, WakesSentWhileABusyLoopStaysOutOfTheKernelDoNotPileU
     const std::uint64_t reaped = loop.run(body());
     EXPECT_EQ(ran.load(), posts);
     EXPECT_LE(reaped, 3u);  // before the fix, on io_uring with MSG_RING: 2,000
+}
+
+// Regression (found in review): an exception out of one posted function made the loop drop the
+// functions taken in the same batch (a thread pool's completion among them would have left its
+// task waiting forever). Now it goes to the unhandled-exception handler and the rest run.
+TEST_P(CrossThreadWakeTest, AThrowingPostedFunctionDoesNotDropTheOthersPostedWithIt) {
+    coil::event_loop loop(options());
+    std::vector<std::string> seen;
+    loop.set_unhandled_exception_handler([&](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            seen.emplace_back(ex.what());
+        }
+    });
+    coil::event last_ran;
+    int ran = 0;
+    auto body = [&]() -> task<bool> {
+        coil::event_loop::external_work pending(loop);
+        std::thread poster([&] {  // all three before the loop's next drain: one batch
+            loop.post([&] { ++ran; });
+            loop.post([] { throw std::runtime_error("posted and thrown"); });
+            loop.post([&] {
+                ++ran;
+                last_ran.set();
+            });
+        });
+        poster.join();
+        co_return co_await wait_bounded(last_ran);
+    };
+    EXPECT_TRUE(loop.run(body()));
+    EXPECT_EQ(ran, 2);
+    EXPECT_EQ(seen, std::vector<std::string>{"posted and thrown"});
 }
 
 // Each post comes from a new thread that exits after it.
