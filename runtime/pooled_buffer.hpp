@@ -7,7 +7,8 @@
 //     co_await stream.send_all(buf->bytes());            // the received bytes, buf->size() of them
 //
 // Contents: bytes() is exactly the data one receive returned (1 byte up to the pool's buffer
-// size, loop_options::recv_buffer_size); the caller may read and modify it.
+// size: loop_options::recv_buffer_size, or where that is 0, the default, the backend's: 4 KiB on
+// io_uring, 16 KiB on epoll); the caller may read and modify it.
 // Lifetime: move-only; the buffer goes back to its pool when the pooled_buffer is destroyed,
 // reset() or assigned over. Keep it as long as you need the bytes, but not much longer: while it
 // is held, the pool has one buffer less for every connection of the loop (see docs/lifetimes.md,

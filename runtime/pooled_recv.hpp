@@ -6,8 +6,9 @@
 //     auto buf = co_await stream.recv_pooled();        // result<pooled_buffer>
 //     if (!buf) { /* errc::eof once the peer shut down its side, else the OS error */ }
 //
-// Result: the bytes of one receive (1 .. loop_options::recv_buffer_size of them) in an owned
-// pooled_buffer, errc::eof at end of stream, or the OS error. Never 0 bytes.
+// Result: the bytes of one receive (1 .. the pool's buffer size of them: loop_options::
+// recv_buffer_size, or by default (0) the backend's, 4 KiB on io_uring, 16 KiB on epoll) in an
+// owned pooled_buffer, errc::eof at end of stream, or the OS error. Never 0 bytes.
 // How (docs/backends.md, "Pooled receives"):
 // - io_uring: the first call arms one multishot recv for the connection, picking buffers from a
 //   provided buffer ring; it stays armed between calls, and what arrives before the task asks is
