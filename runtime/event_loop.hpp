@@ -166,6 +166,9 @@ public:
     /// next turn, in deadline order; a caller inside a task sees them after its next suspension.
     void advance(detail::clock::duration d);
 
+    /// Replaces the handler that receives what escapes a spawned task or a function given to
+    /// post() (default: logged at error level, docs/errors.md). If the handler throws, the
+    /// original exception is logged instead.
     void set_unhandled_exception_handler(std::function<void(std::exception_ptr)> handler);
 
     /// Runs `fn` on this loop's thread during a later turn. Callable from any thread. An
