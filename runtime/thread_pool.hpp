@@ -10,13 +10,14 @@
 // task was cancelled before a pool thread took the job, or the pool was stopped first). An
 // exception thrown by fn is rethrown by the co_await, in the awaiting coroutine. A result fn
 // returns is not unwrapped: fn returning result<T> gives result<result<T>>.
-// Where it resumes: always on the awaiting coroutine's own loop thread, in a later turn of that
+// Where it resumes: always on the thread of the loop it was awaited on (event_loop::current() at
+// the co_await: after co_await switch_to(other), that is `other`), in a later turn of that
 // loop (the pool thread posts the completion with event_loop::post, which wakes the loop by
 // IORING_OP_MSG_RING or its eventfd; docs/threading.md has the measured cost of each).
 // GCC 12: a lambda with init-captures that own memory must be named before the co_await
 // (`auto job = [s = std::move(s)] {...}; co_await pool.run(std::move(job));`), see docs/gcc12.md.
 // fn runs on a pool thread: it must not touch the loop or anything of it (tasks, I/O objects,
-// cancel tokens). fn is moved into the job when run() is called, and destroyed on the pool thread
+// cancel tokens), except event_loop::post, which any thread may call while the loop lives. fn is moved into the job when run() is called, and destroyed on the pool thread
 // right after it ran (or wherever the job is dropped, if it never runs).
 // Back-pressure: the pool's queue holds at most `queue_capacity` jobs not yet started. A co_await
 // that finds it full suspends its coroutine (the loop keeps running) and waits, in FIFO order
@@ -67,7 +68,8 @@ namespace coil {
 struct pool_options {
     /// Pool threads; 0: std::thread::hardware_concurrency() (at least 1).
     std::size_t threads = 0;
-    /// Jobs that may wait in the queue, not yet started (at least 1); more wait for room.
+    /// Jobs that may wait in the queue, not yet started (at least 1: 0 is taken as 1); more wait
+    /// for room.
     std::size_t queue_capacity = 1024;
     /// The nice value (-20..19) each pool thread gives itself when it starts (setpriority(2) on
     /// the thread: on Linux, nice is per thread); unset: the creating thread's, inherited. A
