@@ -16,13 +16,13 @@ namespace {
 
 thread_local event_loop* this_thread_loop = nullptr;
 
-void log_unhandled(std::exception_ptr error) noexcept {
+void log_unhandled(std::exception_ptr error, const char* origin) noexcept {
     try {
         std::rethrow_exception(error);
     } catch (const std::exception& e) {
-        log(log_level::error, std::string("exception escaped a spawned task: ") + e.what());
+        log(log_level::error, std::string("exception escaped ") + origin + ": " + e.what());
     } catch (...) {
-        log(log_level::error, "exception of unknown type escaped a spawned task");
+        log(log_level::error, std::string("exception of unknown type escaped ") + origin);
     }
 }
 
@@ -109,7 +109,7 @@ void event_loop::set_unhandled_exception_handler(std::function<void(std::excepti
     unhandled_ = std::move(handler);
 }
 
-void event_loop::report_unhandled(std::exception_ptr error) noexcept {
+void event_loop::report_unhandled(std::exception_ptr error, const char* origin) noexcept {
     if (unhandled_) {
         try {
             unhandled_(error);
@@ -118,10 +118,11 @@ void event_loop::report_unhandled(std::exception_ptr error) noexcept {
             log(log_level::error, "the unhandled-exception handler threw; falling back to the log");
         }
     }
-    log_unhandled(error);
+    log_unhandled(error, origin);
 }
 
 void event_loop::post(std::function<void()> fn) {
+    if (!fn) throw std::invalid_argument("coil::event_loop::post: empty function");
     {
         std::lock_guard lock(posted_mutex_);
         posted_.push_back(std::move(fn));
@@ -257,7 +258,7 @@ void event_loop::run_posted() {
         try {
             fn();
         } catch (...) {
-            report_unhandled(std::current_exception());
+            report_unhandled(std::current_exception(), "a posted function");
         }
     }
 }

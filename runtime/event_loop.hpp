@@ -171,7 +171,8 @@ public:
     /// original exception is logged instead.
     void set_unhandled_exception_handler(std::function<void(std::exception_ptr)> handler);
 
-    /// Runs `fn` on this loop's thread during a later turn. Callable from any thread. An
+    /// Runs `fn` on this loop's thread during a later turn. Callable from any thread; an empty
+    /// `fn` is a programmer error (std::invalid_argument, at the call, not later on the loop). An
     /// exception out of `fn` goes to the unhandled-exception handler (as one escaping a spawned
     /// task does: logged by default); the other posted functions run regardless.
     void post(std::function<void()> fn);
@@ -218,7 +219,8 @@ public:
     /// `b` is told (on_loop_gone) if this loop is destroyed before b is unbound.
     void bind(detail::loop_binding& b) noexcept;
     void unbind(detail::loop_binding& b) noexcept;
-    void report_unhandled(std::exception_ptr error) noexcept;
+    /// `origin` names where it escaped, for the default log line ("a spawned task").
+    void report_unhandled(std::exception_ptr error, const char* origin = "a spawned task") noexcept;
     void detached_finished(detail::detached_promise& promise) noexcept { detached_.erase(promise); }
 
 private:

@@ -48,7 +48,7 @@ std::optional<backend_kind> forced_by_environment() {
     const char* value = std::getenv("COIL_BACKEND");
     if (value == nullptr || *value == '\0') return std::nullopt;
     if (auto kind = parse_backend_kind(value)) return kind;
-    throw std::invalid_argument(std::string("COIL_BACKEND must be 'io_uring' or 'epoll', not '") +
+    throw std::invalid_argument(std::string("COIL_BACKEND must be 'io_uring' (or 'uring', 'io-uring') or 'epoll', not '") +
                                 value + "'");
 }
 

@@ -20,16 +20,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "coil/runtime/event_loop.hpp"
 #include "coil/runtime/io.hpp"
+#include "coil/runtime/log.hpp"
 #include "coil/runtime/sleep.hpp"
 #include "coil/runtime/sync/event.hpp"
 #include "coil/runtime/task_group.hpp"
@@ -339,6 +342,35 @@ TEST_P(CrossThreadWakeTest, AThrowingPostedFunctionDoesNotDropTheOthersPostedWit
     EXPECT_TRUE(loop.run(body()));
     EXPECT_EQ(ran, 2);
     EXPECT_EQ(seen, std::vector<std::string>{"posted and thrown"});
+}
+
+// The default handler's log line says where the exception escaped (it said "a spawned task" for
+// a posted function too).
+TEST_P(CrossThreadWakeTest, AThrowingPostedFunctionIsLoggedAsAPostedFunctionByDefault) {
+    std::vector<std::string> lines;
+    auto previous = coil::set_log_handler([&](coil::log_level level, std::string_view msg) {
+        if (level == coil::log_level::error) lines.emplace_back(msg);
+    });
+    {
+        coil::event_loop loop(options());
+        coil::event after;
+        auto body = [&]() -> task<bool> {
+            loop.post([] { throw std::runtime_error("from a post"); });
+            loop.post([&] { after.set(); });
+            co_return co_await wait_bounded(after);
+        };
+        EXPECT_TRUE(loop.run(body()));
+    }
+    coil::set_log_handler(std::move(previous));
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], "exception escaped a posted function: from a post");
+}
+
+// An empty function is refused where it is posted (a programmer error), not on the loop later.
+TEST_P(CrossThreadWakeTest, PostingAnEmptyFunctionIsInvalidArgumentAtTheCall) {
+    coil::event_loop loop(options());
+    EXPECT_THROW(loop.post(std::function<void()>{}), std::invalid_argument);
+    EXPECT_THROW(loop.post(nullptr), std::invalid_argument);
 }
 
 // Each post comes from a new thread that exits after it.
