@@ -186,6 +186,47 @@ TEST_P(CrossThreadWakeTest, PostsRacingTheDrainFromFourThreadsAreAllRunWithoutPo
     EXPECT_EQ(count, threads * per_thread);
 }
 
+// A thread that posts `fn` to `loop` once told to (post_now_and_wait, which returns after that
+// post has returned, or after the bound), then ends; joined by the destructor (never told, it
+// ends without posting).
+class poster_on_cue {
+public:
+    poster_on_cue(coil::event_loop& loop, std::function<void()> fn)
+        : thread_([this, &loop, fn = std::move(fn)]() mutable {
+              std::unique_lock lock(mutex_);
+              if (!cv_.wait_for(lock, bound, [&] { return go_ || quit_; }) || !go_) return;
+              lock.unlock();
+              loop.post(std::move(fn));
+              lock.lock();
+              posted_ = true;
+              cv_.notify_all();
+          }) {}
+    poster_on_cue(const poster_on_cue&) = delete;
+    poster_on_cue& operator=(const poster_on_cue&) = delete;
+    ~poster_on_cue() {
+        {
+            std::lock_guard lock(mutex_);
+            quit_ = true;  // never told: it ends without posting
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    void post_now_and_wait() {
+        std::unique_lock lock(mutex_);
+        go_ = true;
+        cv_.notify_all();
+        cv_.wait_for(lock, bound, [&] { return posted_; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool go_ = false;
+    bool quit_ = false;
+    bool posted_ = false;
+    std::thread thread_;  // last: starts after the rest exists
+};
+
 // Regression (kind: a wake skipped because the loop's "work posted" flag was still raised): a post
 // made while the loop runs earlier posted work must wake the loop again (or be seen by it), even
 // though that post finds the flag the earlier post raised. Here the posted work itself waits
@@ -193,33 +234,14 @@ TEST_P(CrossThreadWakeTest, PostsRacingTheDrainFromFourThreadsAreAllRunWithoutPo
 TEST_P(CrossThreadWakeTest, APostMadeWhileEarlierPostedWorkRunsIsNotLeftBehind) {
     coil::event_loop loop(options());
     coil::event second_ran;
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool go = false;
-    bool posted = false;
-    std::thread poster([&] {
-        std::unique_lock lock(mutex);
-        if (!cv.wait_for(lock, bound, [&] { return go; })) return;
-        lock.unlock();
-        loop.post([&] { second_ran.set(); });
-        lock.lock();
-        posted = true;
-        cv.notify_all();
-    });
+    poster_on_cue poster(loop, [&] { second_ran.set(); });
     auto body = [&]() -> task<bool> {
         coil::event_loop::external_work pending(loop);
-        loop.post([&] {
-            // Runs inside the loop's drain of posted work: let the other thread post now.
-            std::unique_lock lock(mutex);
-            go = true;
-            cv.notify_all();
-            cv.wait_for(lock, bound, [&] { return posted; });
-        });
+        // Runs inside the loop's drain of posted work: let the other thread post now.
+        loop.post([&] { poster.post_now_and_wait(); });
         co_return co_await wait_bounded(second_ran);
     };
-    const bool woke = loop.run(body());
-    poster.join();
-    EXPECT_TRUE(woke);
+    EXPECT_TRUE(loop.run(body()));
 }
 
 // Regression (kind: a wake reaped before the loop waits, with the posted flag raised): posted
@@ -236,19 +258,7 @@ TEST_P(CrossThreadWakeTest, APostWhoseWakeAnAbandonInPostedWorkReapedIsNotLeftBe
     coil::event_loop loop(options());
     auto pair = coil::testing::make_socket_pair();
     coil::event second_ran;
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool go = false;
-    bool posted = false;
-    std::thread poster([&] {
-        std::unique_lock lock(mutex);
-        if (!cv.wait_for(lock, bound, [&] { return go; })) return;
-        lock.unlock();
-        loop.post([&] { second_ran.set(); });
-        lock.lock();
-        posted = true;
-        cv.notify_all();
-    });
+    poster_on_cue poster(loop, [&] { second_ran.set(); });
     auto body = [&]() -> task<bool> {
         coil::event_loop::external_work pending(loop);
         std::optional<coil::task_group> reader(std::in_place);
@@ -256,20 +266,12 @@ TEST_P(CrossThreadWakeTest, APostWhoseWakeAnAbandonInPostedWorkReapedIsNotLeftBe
         co_await coil::sleep_for(2ms);  // the recv now waits in the kernel (and the wake read)
         EXPECT_EQ(loop.io_in_flight(), 1u);
         loop.post([&] {
-            {
-                // Runs inside the loop's drain: the other thread posts now, and returns.
-                std::unique_lock lock(mutex);
-                go = true;
-                cv.notify_all();
-                cv.wait_for(lock, bound, [&] { return posted; });
-            }
+            poster.post_now_and_wait();  // inside the loop's drain: the other thread posts now
             reader.reset();  // io_uring: abandon() waits for the recv's cancellation, reaping the wake
         });
         co_return co_await wait_bounded(second_ran);
     };
-    const bool woke = loop.run(body());
-    poster.join();
-    EXPECT_TRUE(woke);
+    EXPECT_TRUE(loop.run(body()));
 }
 
 // Regression (kind: wake messages piling up while the loop stays out of the kernel): a loop busy
